@@ -1,0 +1,109 @@
+import { parseArgs } from 'node:util'
+import closeWithGrace from 'close-with-grace'
+import { configFileFrom, DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.js'
+import { ConfigError } from '../config/problems.js'
+import { chosenStrategies, type Config } from '../config/schema.js'
+import { startServer, type RunningServer } from '../server.js'
+import { generatedKeyBanner } from './banner.js'
+import { generateKey } from './gen-key.js'
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  env: NodeJS.ProcessEnv
+  /** Install signal handlers for a graceful shutdown (the real process does; tests do not). */
+  handleSignals?: boolean
+}
+
+export const USAGE = `Usage: fastify-mcp-auth <command> [options]
+
+Commands:
+  serve [--config FILE] [--host HOST] [--port PORT]   start the MCP server (what npm start runs)
+  check-config [FILE | --config FILE]                 validate a config file without starting
+  gen-key                                             print a new random API key and its sha256
+
+The config file is --config FILE, else $MCP_AUTH_CONFIG, else config/default.yaml.
+`
+
+/** Exit code 2: the command line or the configuration is wrong (as opposed to a crash). */
+export const EXIT_USAGE = 2
+
+class UsageError extends Error {}
+
+function write (stream: NodeJS.WritableStream, text: string): void {
+  stream.write(text.endsWith('\n') ? text : text + '\n')
+}
+
+function parsePort (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number, got "${value}"`)
+  return port
+}
+
+/** Runs one command. Resolves with an exit code, or with the running server for `serve`. */
+export async function main (argv: readonly string[], io: CliIo): Promise<number | RunningServer> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest, io)
+      case 'check-config':
+        return checkConfig(rest, io)
+      case 'gen-key': {
+        const { key, sha256 } = generateKey()
+        write(io.stdout, `${key}\n${sha256}`)
+        return 0
+      }
+      case 'help': case '--help': case '-h':
+        write(io.stdout, USAGE)
+        return 0
+      default:
+        throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`)
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      write(io.stderr, `fastify-mcp-auth: ${error.message}`)
+      return EXIT_USAGE
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      write(io.stderr, `fastify-mcp-auth: ${(error as Error).message}\n\n${USAGE}`)
+      return EXIT_USAGE
+    }
+    throw error
+  }
+}
+
+function checkConfig (args: readonly string[], io: CliIo): number {
+  const { values, positionals } = parseArgs({ args: [...args], options: { config: { type: 'string' } }, allowPositionals: true })
+  const file = configFileFrom(values.config ?? positionals[0], io.env)
+  const config = loadConfigFile(file, { env: io.env })
+  write(io.stdout, `${file}: ok (strategy ${chosenStrategies(config.auth.strategy).join(', ')}, ${config.mcp.sessions} sessions, ${config.server.host}:${config.server.port}${config.mcp.path})`)
+  return 0
+}
+
+async function serve (args: readonly string[], io: CliIo): Promise<RunningServer> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } }
+  })
+  const file = configFileFrom(values.config, io.env)
+  let env = io.env
+  let generatedKey: string | undefined
+  // The bundled default config takes its key from CALCULATOR_API_KEY; without one, a first run
+  // still works: a key is generated for this run only and shown once.
+  if (file === DEFAULT_CONFIG_FILE && (env.CALCULATOR_API_KEY ?? '') === '' && env.CALCULATOR_REQUIRE_AUTH?.toLowerCase() !== 'false') {
+    generatedKey = generateKey().key
+    env = { ...env, CALCULATOR_API_KEY: generatedKey }
+  }
+  const config: Config = loadConfigFile(file, { env, overrides: { host: values.host, port: parsePort(values.port) } })
+  const server = await startServer(config)
+  if (generatedKey !== undefined) write(io.stdout, generatedKeyBanner(server.mcpUrl, config.auth.apiKey?.header ?? 'x-api-key', generatedKey))
+  if (io.handleSignals === true) {
+    closeWithGrace({ delay: 10_000, logger: server.app.log }, async ({ err }) => {
+      if (err !== undefined) server.app.log.error({ err }, 'shutting down after an error')
+      await server.close()
+    })
+  }
+  return server
+}

@@ -1,0 +1,80 @@
+import { parse as parseDuration } from '@lukeed/ms'
+import { z } from 'zod'
+import { strategies, strategyNames, strategySections, type StrategyName } from '../plugins/auth/strategies.js'
+
+/** Milliseconds, given as a number or as a string such as `30s`, `10m`, `24h`. */
+export const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value
+  const parsed = /^\d+$/.test(value) ? Number(value) : parseDuration(value)
+  if (parsed === undefined || !Number.isFinite(parsed) || parsed < 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 10m or 24h, got "${value}"` })
+    return z.NEVER
+  }
+  return parsed
+})
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i
+
+export function isLoopback (host: string): boolean {
+  return LOOPBACK.test(host)
+}
+
+const strategyName = z.enum(strategyNames)
+
+const authSchema = z.strictObject({
+  strategy: z.union([strategyName, z.array(strategyName).min(1)]).default('api-key'),
+  ...strategySections()
+}).superRefine((auth, ctx) => {
+  for (const name of chosenStrategies(auth.strategy)) {
+    const { configKey, sectionOptional } = strategies[name]
+    if (!sectionOptional && auth[configKey] === undefined) {
+      ctx.addIssue({ code: 'custom', path: [configKey], message: `strategy ${name} is selected but auth.${configKey} is missing` })
+    }
+  }
+})
+
+const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** The URL clients use to reach this server, when it differs from host:port (behind a proxy). */
+  publicUrl: z.url().optional()
+})
+
+const mcpSchema = z.strictObject({
+  path: z.string().regex(/^\/[A-Za-z0-9._~\-/]*$/, 'expected a path starting with /').default('/mcp'),
+  sessions: z.enum(['stateless', 'stateful']).default('stateless'),
+  sessionIdleTimeout: duration.default(10 * 60_000),
+  maxSessions: z.coerce.number().int().positive().default(1000),
+  /** Host header values accepted; default: loopback names when bound to loopback, otherwise any. */
+  allowedHosts: z.array(z.string().min(1)).optional(),
+  /** Origin header values accepted when one is sent; default: loopback origins when bound to loopback. */
+  allowedOrigins: z.array(z.string().min(1)).optional()
+})
+
+const loggerSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
+})
+
+export const configSchema = z.strictObject({
+  server: serverSchema.prefault({}),
+  auth: authSchema,
+  mcp: mcpSchema.prefault({}),
+  logger: loggerSchema.prefault({})
+}).superRefine((config, ctx) => {
+  if (chosenStrategies(config.auth.strategy).includes('none') && !isLoopback(config.server.host)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'strategy'],
+      message: `strategy none (no authentication) is refused when binding ${config.server.host}; bind a loopback address such as 127.0.0.1`
+    })
+  }
+})
+
+/** The validated configuration, as the app receives it. */
+export type Config = z.output<typeof configSchema>
+/** The configuration as it may be written (defaults omitted). */
+export type ConfigInput = z.input<typeof configSchema>
+
+export function chosenStrategies (strategy: StrategyName | StrategyName[]): StrategyName[] {
+  return Array.isArray(strategy) ? strategy : [strategy]
+}

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { formatPath, type ConfigProblem } from './problems.js'
+
+/** Fields that hold a secret and so may instead be given as `<field>File`. */
+export const SECRET_FIELDS = [
+  'key', 'token', 'secret', 'publicKey', 'privateKey', 'passwordHash', 'secretHash', 'redisUrl'
+] as const
+
+const FILE_FIELDS = new Map<string, string>(SECRET_FIELDS.map((field) => [`${field}File`, field]))
+
+/**
+ * Replaces every `<secret>File` below `value` by `<secret>` holding the file's contents
+ * (trailing newlines removed, as Docker and Kubernetes secrets usually end with one).
+ * Relative paths are resolved against `baseDir`, the directory of the config file.
+ */
+export function resolveSecretFiles (
+  value: unknown,
+  baseDir: string,
+  problems: ConfigProblem[],
+  path: Array<string | number>
+): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item, index) => resolveSecretFiles(item, baseDir, problems, [...path, index]))
+  }
+  if (value === null || typeof value !== 'object') return value
+
+  const out: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) {
+    const field = FILE_FIELDS.get(key)
+    if (field === undefined) {
+      out[key] = resolveSecretFiles(item, baseDir, problems, [...path, key])
+      continue
+    }
+    const where = formatPath([...path, key])
+    if (Object.hasOwn(value, field)) {
+      problems.push({ path: where, message: `give either ${field} or ${key}, not both` })
+      continue
+    }
+    if (typeof item !== 'string' || item === '') {
+      problems.push({ path: where, message: 'expected the path of a file' })
+      continue
+    }
+    try {
+      out[field] = readFileSync(resolve(baseDir, item), 'utf8').replace(/[\r\n]+$/, '')
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable'
+      problems.push({ path: where, message: `cannot read file ${item} (${reason})` })
+    }
+  }
+  return out
+}

@@ -1,0 +1,66 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { z } from 'zod'
+
+const operand = (description: string) => z.number().describe(description)
+const binary = { a: operand('first operand'), b: operand('second operand') }
+const outputSchema = { result: z.number().describe('the result') }
+
+/** A tool result for a computation, or a tool error when the result is not a finite number. */
+export function numberResult (result: number, what: string): CallToolResult {
+  if (!Number.isFinite(result)) return toolError(`The result of ${what} is not a finite number`)
+  return { content: [{ type: 'text', text: String(result) }], structuredContent: { result } }
+}
+
+export function toolError (message: string): CallToolResult {
+  return { content: [{ type: 'text', text: message }], isError: true }
+}
+
+interface BinaryTool {
+  name: string
+  title: string
+  description: string
+  compute: (a: number, b: number) => CallToolResult
+}
+
+const binaryTools: BinaryTool[] = [
+  { name: 'add', title: 'Add', description: 'Add two numbers: a + b', compute: (a, b) => numberResult(a + b, 'a + b') },
+  { name: 'subtract', title: 'Subtract', description: 'Subtract b from a: a - b', compute: (a, b) => numberResult(a - b, 'a - b') },
+  { name: 'multiply', title: 'Multiply', description: 'Multiply two numbers: a × b', compute: (a, b) => numberResult(a * b, 'a × b') },
+  {
+    name: 'divide',
+    title: 'Divide',
+    description: 'Divide a by b: a ÷ b (b must not be 0)',
+    compute: (a, b) => b === 0 ? toolError('Division by zero: b must not be 0') : numberResult(a / b, 'a ÷ b')
+  },
+  {
+    name: 'modulo',
+    title: 'Modulo',
+    description: 'Remainder of a divided by b, with the sign of a (b must not be 0)',
+    compute: (a, b) => b === 0 ? toolError('Modulo by zero: b must not be 0') : numberResult(a % b, 'a mod b')
+  },
+  { name: 'power', title: 'Power', description: 'Raise a to the power b: a ^ b', compute: (a, b) => numberResult(a ** b, 'a ^ b') }
+]
+
+/** The calculator's tool names, in the order they are registered. */
+export const calculatorTools = [...binaryTools.map((tool) => tool.name), 'sqrt'] as const
+
+/** Registers the calculator tools on an MCP server. */
+export function registerCalculatorTools (server: McpServer): void {
+  for (const tool of binaryTools) {
+    server.registerTool(tool.name, {
+      title: tool.title,
+      description: tool.description,
+      inputSchema: binary,
+      outputSchema,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
+    }, async ({ a, b }) => tool.compute(a, b))
+  }
+  server.registerTool('sqrt', {
+    title: 'Square root',
+    description: 'Square root of x (x must not be negative)',
+    inputSchema: { x: operand('a number that is not negative') },
+    outputSchema,
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
+  }, async ({ x }) => x < 0 ? toolError('Square root of a negative number: x must be 0 or more') : numberResult(Math.sqrt(x), '√x'))
+}

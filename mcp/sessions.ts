@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { HttpMultiplexTransport } from './transport.js'
+
+export interface Session {
+  readonly id: string
+  /** principalKey() of the principal that created the session; nobody else may use it. */
+  readonly owner: string
+  readonly server: McpServer
+  readonly transport: HttpMultiplexTransport
+  lastSeen: number
+  /** The open GET stream for server-initiated messages, if any. */
+  stream: ServerResponse | undefined
+}
+
+export interface SessionStoreOptions {
+  idleTimeout: number
+  maxSessions: number
+  keepAliveInterval?: number
+  now?: () => number
+}
+
+/**
+ * Stateful MCP sessions, each bound to the principal that created it. Idle sessions expire
+ * (checked on every access and by a periodic sweep) and the number of sessions is capped.
+ */
+export class SessionStore {
+  readonly #sessions = new Map<string, Session>()
+  readonly #idleTimeout: number
+  readonly #maxSessions: number
+  readonly #keepAliveInterval: number
+  readonly #now: () => number
+  readonly #sweeper: NodeJS.Timeout
+
+  constructor (options: SessionStoreOptions) {
+    this.#idleTimeout = options.idleTimeout
+    this.#maxSessions = options.maxSessions
+    this.#keepAliveInterval = options.keepAliveInterval ?? 25_000
+    this.#now = options.now ?? Date.now
+    this.#sweeper = setInterval(() => { void this.sweep() }, Math.max(1000, Math.min(this.#idleTimeout, 60_000)))
+    this.#sweeper.unref()
+  }
+
+  get size (): number {
+    return this.#sessions.size
+  }
+
+  /** Creates a session, or returns undefined when the store is full. */
+  async create (owner: string, createServer: () => McpServer): Promise<Session | undefined> {
+    if (this.#sessions.size >= this.#maxSessions) await this.sweep()
+    if (this.#sessions.size >= this.#maxSessions) return undefined
+    const id = randomUUID()
+    const transport = new HttpMultiplexTransport({ sessionId: id, singleClient: true })
+    const server = createServer()
+    const session: Session = { id, owner, server, transport, lastSeen: this.#now(), stream: undefined }
+    transport.setOutboundSink((message) => writeEvent(session, message))
+    this.#sessions.set(id, session)
+    await server.connect(transport)
+    return session
+  }
+
+  /** The live session with this id if `owner` owns it; unknown, expired and foreign ids look alike. */
+  async get (id: string, owner: string): Promise<Session | undefined> {
+    const session = this.#sessions.get(id)
+    if (session === undefined) return undefined
+    if (this.#isExpired(session)) {
+      await this.delete(id)
+      return undefined
+    }
+    if (session.owner !== owner) return undefined
+    session.lastSeen = this.#now()
+    return session
+  }
+
+  async delete (id: string): Promise<void> {
+    const session = this.#sessions.get(id)
+    if (session === undefined) return
+    this.#sessions.delete(id)
+    session.stream?.end()
+    session.stream = undefined
+    await session.server.close()
+  }
+
+  /** Attaches a GET stream; returns false when the session already has one. */
+  attachStream (session: Session, stream: ServerResponse): boolean {
+    if (session.stream !== undefined && !session.stream.writableEnded) return false
+    session.stream = stream
+    const keepAlive = setInterval(() => stream.write(': keepalive\n\n'), this.#keepAliveInterval)
+    keepAlive.unref()
+    stream.on('close', () => {
+      clearInterval(keepAlive)
+      if (session.stream === stream) session.stream = undefined
+    })
+    return true
+  }
+
+  async sweep (): Promise<void> {
+    for (const session of [...this.#sessions.values()]) {
+      if (this.#isExpired(session)) await this.delete(session.id)
+    }
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#sweeper)
+    for (const id of [...this.#sessions.keys()]) await this.delete(id)
+  }
+
+  #isExpired (session: Session): boolean {
+    return this.#now() - session.lastSeen > this.#idleTimeout
+  }
+}
+
+function writeEvent (session: Session, message: JSONRPCMessage): boolean {
+  const stream = session.stream
+  if (stream === undefined || stream.writableEnded) return false
+  stream.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)
+  return true
+}

@@ -1,0 +1,122 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import {
+  isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse,
+  type JSONRPCMessage, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type RequestId
+} from '@modelcontextprotocol/sdk/types.js'
+
+/** Where messages go that the server sends outside of a response: notifications and server requests. */
+export type OutboundSink = (message: JSONRPCMessage) => boolean
+
+interface InFlight {
+  originalId: RequestId
+  resolve: (response: JSONRPCResponse) => void
+}
+
+const SERVER_REQUEST_UNDELIVERABLE = -32001
+const REQUEST_CANCELLED = -32800
+
+/**
+ * A transport that serves many HTTP requests over one connected MCP server.
+ *
+ * Each incoming JSON-RPC request gets a fresh internal id before it reaches the server, and its
+ * response is matched back by that id and given the caller's own id again. Two callers that both
+ * use id 1 can therefore never receive each other's results, and nothing is kept once a response
+ * has been handed back. The caller's principal travels with each message as `authInfo`.
+ */
+export class HttpMultiplexTransport implements Transport {
+  onclose?: () => void
+  onerror?: (error: Error) => void
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void
+  sessionId?: string
+
+  #nextId = 1
+  readonly #inFlight = new Map<number, InFlight>()
+  /** Caller id → internal id, kept only when one client owns the transport (so cancellations can be mapped). */
+  readonly #byOriginalId: Map<RequestId, number> | undefined
+  #sink: OutboundSink | undefined
+  #closed = false
+
+  constructor (options: { sessionId?: string, singleClient?: boolean } = {}) {
+    if (options.sessionId !== undefined) this.sessionId = options.sessionId
+    this.#byOriginalId = options.singleClient === true ? new Map() : undefined
+  }
+
+  /** Routes server-initiated messages (for example to a session's SSE stream); undefined drops them. */
+  setOutboundSink (sink: OutboundSink | undefined): void {
+    this.#sink = sink
+  }
+
+  get inFlightCount (): number {
+    return this.#inFlight.size
+  }
+
+  async start (): Promise<void> {}
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#sink = undefined
+    this.onclose?.()
+  }
+
+  /**
+   * Hands a batch of client messages to the server and resolves with the responses to its
+   * requests, in order. Notifications and responses from the client produce no output.
+   */
+  dispatch (messages: readonly JSONRPCMessage[], extra: MessageExtraInfo): Promise<JSONRPCResponse[]> {
+    const pending: Array<Promise<JSONRPCResponse>> = []
+    for (const message of messages) {
+      if (isJSONRPCRequest(message)) {
+        pending.push(this.#forwardRequest(message, extra))
+      } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+        this.#forwardCancellation(message.params, extra)
+      } else {
+        this.onmessage?.(message, extra)
+      }
+    }
+    return Promise.all(pending)
+  }
+
+  async send (message: JSONRPCMessage): Promise<void> {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      const internalId = message.id
+      const call = typeof internalId === 'number' ? this.#inFlight.get(internalId) : undefined
+      if (call === undefined) return
+      this.#inFlight.delete(internalId as number)
+      this.#byOriginalId?.delete(call.originalId)
+      call.resolve({ ...message, id: call.originalId })
+      return
+    }
+    const delivered = this.#sink?.(message) ?? false
+    if (!delivered && isJSONRPCRequest(message)) {
+      // Nobody can answer a server request here (stateless, or no open stream): fail it now
+      // instead of letting the tool wait for its timeout.
+      queueMicrotask(() => this.onmessage?.({
+        jsonrpc: '2.0',
+        id: message.id,
+        error: { code: SERVER_REQUEST_UNDELIVERABLE, message: 'The client has no open stream for server requests' }
+      }))
+    }
+  }
+
+  #forwardRequest (request: JSONRPCRequest, extra: MessageExtraInfo): Promise<JSONRPCResponse> {
+    const internalId = this.#nextId++
+    if (this.#nextId > Number.MAX_SAFE_INTEGER) this.#nextId = 1
+    return new Promise((resolve) => {
+      this.#inFlight.set(internalId, { originalId: request.id, resolve })
+      this.#byOriginalId?.set(request.id, internalId)
+      this.onmessage?.({ ...request, id: internalId }, extra)
+    })
+  }
+
+  #forwardCancellation (params: Record<string, unknown> | undefined, extra: MessageExtraInfo): void {
+    const requestId = params?.requestId
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return
+    const internalId = this.#byOriginalId?.get(requestId)
+    // Without a single owner a caller's id is ambiguous; a cancellation we cannot map is dropped.
+    if (internalId === undefined) return
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { ...params, requestId: internalId } }, extra)
+    // A cancelled request gets no response from the server, but its HTTP request still needs one.
+    void this.send({ jsonrpc: '2.0', id: internalId, error: { code: REQUEST_CANCELLED, message: 'Request cancelled' } })
+  }
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { z } from 'zod'
+import { accepted, type Authenticator } from './authenticator.js'
+import { addAuthHook } from './hook.js'
+import { parseOptions, permissionsSchema } from './options.js'
+
+export const noneOptionsSchema = z.strictObject({
+  permissions: permissionsSchema.default(['*'])
+})
+
+export type NoneOptions = z.input<typeof noneOptionsSchema>
+
+/** No authentication: every request acts as `anonymous`. For local development on loopback only. */
+export function createNoneAuthenticator (options: NoneOptions = {}): Authenticator {
+  const { permissions } = parseOptions('none', noneOptionsSchema, options)
+  return {
+    strategy: 'none',
+    authenticate: () => accepted({ id: 'anonymous', strategy: 'none', permissions: [...permissions] }),
+    challenge: () => ''
+  }
+}
+
+async function noneAuthPlugin (fastify: FastifyInstance, options: NoneOptions): Promise<void> {
+  addAuthHook(fastify, [createNoneAuthenticator(options)])
+}
+
+export const noneAuth = fp(noneAuthPlugin, { fastify: '5.x', name: 'fastify-mcp-auth-none' })
+export default noneAuth

@@ -1,0 +1,211 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest, type JSONRPCMessage, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
+import { z } from 'zod'
+import { parseOptions } from '../plugins/auth/options.js'
+import { MCP_AUTH_INVALID_OPTION, MCP_AUTH_MISSING_CREDENTIALS } from '../plugins/auth/errors.js'
+import { principalKey, toAuthInfo, type Principal } from '../plugins/auth/principal.js'
+import { originHost } from '../plugins/origin-host.js'
+import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
+import { createCalculatorServer, type CreateMcpServer } from '../mcp/server.js'
+import { ServerPool } from '../mcp/server-pool.js'
+import { SessionStore, type Session } from '../mcp/sessions.js'
+
+export const mcpRoutesOptionsSchema = z.strictObject({
+  path: z.string().regex(/^\/.*/, 'expected a path starting with /').default('/mcp'),
+  sessions: z.enum(['stateless', 'stateful']).default('stateless'),
+  createServer: z.custom<CreateMcpServer>((value) => typeof value === 'function', 'expected a function').default(() => createCalculatorServer),
+  /** Stateful: milliseconds of inactivity after which a session ends. */
+  sessionIdleTimeout: z.number().int().positive().default(10 * 60_000),
+  /** Stateful: most sessions at once; more get 503. */
+  maxSessions: z.number().int().positive().default(1000),
+  /** Stateless: most per-principal servers kept (least recently used ones are dropped). */
+  maxServers: z.number().int().positive().default(1000),
+  /** Most messages in one JSON-RPC batch. */
+  maxBatchSize: z.number().int().positive().default(100),
+  allowedHosts: z.array(z.string()).optional(),
+  allowedOrigins: z.array(z.string()).optional(),
+  /** A clock for session expiry, for tests. */
+  now: z.custom<() => number>((value) => typeof value === 'function').optional()
+})
+
+export type McpRoutesOptions = z.input<typeof mcpRoutesOptionsSchema>
+
+const SESSION_HEADER = 'mcp-session-id'
+/** Headers a tool may see in `extra.requestInfo`; credentials never reach the MCP server. */
+const FORWARDED_HEADERS = ['user-agent', 'mcp-session-id', 'mcp-protocol-version', 'accept', 'content-type'] as const
+
+function requestInfo (request: FastifyRequest): MessageExtraInfo['requestInfo'] {
+  const headers: Record<string, string> = {}
+  for (const name of FORWARDED_HEADERS) {
+    const value = request.headers[name]
+    if (typeof value === 'string') headers[name] = value
+  }
+  return { headers }
+}
+
+function parseMessages (body: unknown, maxBatchSize: number): { messages: JSONRPCMessage[], batch: boolean } | string {
+  const batch = Array.isArray(body)
+  const items: unknown[] = batch ? body : [body]
+  if (items.length === 0) return 'Invalid Request: empty batch'
+  if (items.length > maxBatchSize) return `Invalid Request: a batch may hold at most ${maxBatchSize} messages`
+  const messages: JSONRPCMessage[] = []
+  for (const item of items) {
+    const parsed = JSONRPCMessageSchema.safeParse(item)
+    if (!parsed.success) return 'Invalid Request: not a JSON-RPC 2.0 message'
+    messages.push(parsed.data)
+  }
+  return { messages, batch }
+}
+
+/**
+ * The MCP Streamable HTTP endpoint. Register it in the same encapsulation context as an auth
+ * strategy plugin: the strategy's `onRequest` hook then guards these routes and no others.
+ *
+ * Stateless (default): one long-lived MCP server per principal (`createServer` is called on a
+ * principal's first request and the server kept, LRU-bounded by `maxServers`); each POST is
+ * multiplexed onto it and answered with JSON. Stateful: `createServer` is called once per session.
+ */
+async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions): Promise<void> {
+  const options = parseOptions('mcp-routes', mcpRoutesOptionsSchema, rawOptions)
+  if (!fastify.hasRequestDecorator('principal')) {
+    throw new MCP_AUTH_INVALID_OPTION('mcp-routes', 'scope: no auth strategy is registered in this scope; register one (or the none strategy) before the MCP routes')
+  }
+  const createServer = options.createServer
+
+  await fastify.register(originHost, { allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins })
+  // Only JSON bodies are MCP messages; anything else is answered 415 by the error handler below.
+  fastify.removeContentTypeParser('text/plain')
+  fastify.setErrorHandler(function mcpErrors (error: FastifyError, _request, reply) {
+    if (error.code?.startsWith('FST_ERR_CTP_') === true) {
+      const status = error.statusCode ?? 400
+      const code = status === 400 ? JsonRpcCode.ParseError : JsonRpcCode.ServerError
+      const message = status === 415
+        ? 'Unsupported Media Type: Content-Type must be application/json'
+        : status === 413 ? 'Payload Too Large' : 'Parse error: invalid JSON'
+      return sendJsonRpcError(reply, status, code, message)
+    }
+    throw error
+  })
+  fastify.addHook('onRequest', async function checkProtocolVersion (request, reply) {
+    const version = request.headers['mcp-protocol-version']
+    if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
+      return sendJsonRpcError(reply, 400, JsonRpcCode.ServerError,
+        `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`)
+    }
+  })
+
+  function principalOf (request: FastifyRequest): Principal {
+    // Fail closed: a route reached without an authenticated principal is refused.
+    if (request.principal === null || request.principal === undefined) throw new MCP_AUTH_MISSING_CREDENTIALS()
+    return request.principal
+  }
+
+  async function answer (reply: FastifyReply, batch: boolean, dispatch: Promise<unknown[]>): Promise<FastifyReply> {
+    const responses = await dispatch
+    if (responses.length === 0) return reply.code(202).send()
+    return reply
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(JSON.stringify(batch ? responses : responses[0]))
+  }
+
+  if (options.sessions === 'stateless') {
+    const pool = new ServerPool((principal) => createServer({ principal }), options.maxServers)
+    fastify.addHook('onClose', async () => pool.close())
+
+    fastify.post(options.path, async function mcpPost (request, reply) {
+      const principal = principalOf(request)
+      const parsed = parseMessages(request.body, options.maxBatchSize)
+      if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
+      const transport = await pool.transportFor(principal)
+      const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
+      return answer(reply, parsed.batch, transport.dispatch(parsed.messages, extra))
+    })
+    const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
+      sendJsonRpcError(reply.header('allow', 'POST'), 405, JsonRpcCode.ServerError, 'Method Not Allowed: this server is stateless; use POST')
+    fastify.get(options.path, notAllowed)
+    fastify.delete(options.path, notAllowed)
+    return
+  }
+
+  const store = new SessionStore({
+    idleTimeout: options.sessionIdleTimeout,
+    maxSessions: options.maxSessions,
+    ...(options.now === undefined ? {} : { now: options.now })
+  })
+  fastify.addHook('onClose', async () => store.close())
+
+  /** The caller's session, or undefined after a 400/404 reply has been sent. */
+  async function sessionOf (request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<Session | undefined> {
+    const id = request.headers[SESSION_HEADER]
+    if (typeof id !== 'string' || id === '') {
+      sendJsonRpcError(reply, 400, JsonRpcCode.ServerError, 'Bad Request: Mcp-Session-Id header is required')
+      return undefined
+    }
+    const session = await store.get(id, principalKey(principal))
+    if (session === undefined) sendJsonRpcError(reply, 404, JsonRpcCode.SessionNotFound, 'Session not found')
+    return session
+  }
+
+  fastify.post(options.path, async function mcpPost (request, reply) {
+    const principal = principalOf(request)
+    const parsed = parseMessages(request.body, options.maxBatchSize)
+    if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
+    const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
+
+    if (parsed.messages.some((message) => isInitializeRequest(message))) {
+      if (request.headers[SESSION_HEADER] !== undefined) {
+        return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must not carry an Mcp-Session-Id')
+      }
+      if (parsed.messages.length > 1) {
+        return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must be sent alone')
+      }
+      const session = await store.create(principalKey(principal), () => createServer({ principal }))
+      if (session === undefined) {
+        return sendJsonRpcError(reply.header('retry-after', '60'), 503, JsonRpcCode.ServerError, 'Service Unavailable: too many sessions, try again later')
+      }
+      reply.header(SESSION_HEADER, session.id)
+      return answer(reply, parsed.batch, session.transport.dispatch(parsed.messages, extra))
+    }
+
+    const session = await sessionOf(request, reply, principal)
+    if (session === undefined) return reply
+    reply.header(SESSION_HEADER, session.id)
+    return answer(reply, parsed.batch, session.transport.dispatch(parsed.messages, extra))
+  })
+
+  fastify.get(options.path, async function mcpStream (request, reply) {
+    const principal = principalOf(request)
+    if (request.headers.accept?.includes('text/event-stream') !== true) {
+      return sendJsonRpcError(reply, 406, JsonRpcCode.ServerError, 'Not Acceptable: GET requires Accept: text/event-stream')
+    }
+    const session = await sessionOf(request, reply, principal)
+    if (session === undefined) return reply
+    if (!store.attachStream(session, reply.raw)) {
+      return sendJsonRpcError(reply, 409, JsonRpcCode.ServerError, 'Conflict: this session already has an open stream')
+    }
+    reply.header('content-type', 'text/event-stream')
+      .header('cache-control', 'no-cache, no-transform')
+      .header('x-accel-buffering', 'no')
+      .header(SESSION_HEADER, session.id)
+    // The stream outlives this handler, so Fastify hands the raw response over; headers set on the
+    // reply so far (by hooks too) are carried across.
+    reply.hijack()
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (value !== undefined) reply.raw.setHeader(name, value)
+    }
+    reply.raw.writeHead(200)
+    reply.raw.write(': stream open\n\n')
+  })
+
+  fastify.delete(options.path, async function mcpEndSession (request, reply) {
+    const principal = principalOf(request)
+    const session = await sessionOf(request, reply, principal)
+    if (session === undefined) return reply
+    await store.delete(session.id)
+    return reply.code(204).send()
+  })
+}
+
+/** Not wrapped with fastify-plugin: its hooks and error handler stay inside the MCP routes. */
+export default mcpRoutes
+export { mcpRoutes }
