@@ -11,7 +11,7 @@ export interface BuildAppOptions {
   /** Where log lines go (default: stdout). Tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream
   /** Extra options for the MCP routes, such as a custom `createServer`. */
-  mcp?: Pick<McpRoutesOptions, 'createServer' | 'now'>
+  mcp?: Pick<McpRoutesOptions, 'createServer' | 'now' | 'sessionStore'>
 }
 
 function mcpOptions (config: Config, extra: BuildAppOptions['mcp']): McpRoutesOptions {

@@ -97,7 +97,7 @@ async function serve (args: readonly string[], io: CliIo): Promise<RunningServer
     env = { ...env, CALCULATOR_API_KEY: generatedKey }
   }
   const config: Config = loadConfigFile(file, { env, overrides: { host: values.host, port: parsePort(values.port) } })
-  const server = await startServer(config)
+  const server = await startServer(config, { logStream: io.stdout })
   if (generatedKey !== undefined) write(io.stdout, generatedKeyBanner(server.mcpUrl, config.auth.apiKey?.header ?? 'x-api-key', generatedKey))
   if (io.handleSignals === true) {
     closeWithGrace({ delay: 10_000, logger: server.app.log }, async ({ err }) => {

@@ -61,16 +61,16 @@ export function parseConfig (raw: unknown, options: LoadOptions & { source?: str
   }
   const doc = interpolate(raw, env, problems) as Record<string, unknown>
   applyEnvironment(doc, env, options.overrides)
+  const explained = new Set(problems.map((p) => p.path))
   for (const section of SECRET_SECTIONS) {
-    if (doc[section] !== undefined) doc[section] = resolveSecretFiles(doc[section], options.baseDir ?? process.cwd(), problems, [section])
+    if (doc[section] !== undefined) doc[section] = resolveSecretFiles(doc[section], options.baseDir ?? process.cwd(), problems, [section], explained)
   }
 
-  const reported = new Set(problems.map((p) => p.path))
   const result = configSchema.safeParse(doc)
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = formatPath(issue.path)
-      if (!reported.has(path)) problems.push({ path, message: issue.message })
+      if (!explained.has(path)) problems.push({ path, message: issue.message })
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)

@@ -12,16 +12,18 @@ const FILE_FIELDS = new Map<string, string>(SECRET_FIELDS.map((field) => [`${fie
 /**
  * Replaces every `<secret>File` below `value` by `<secret>` holding the file's contents
  * (trailing newlines removed, as Docker and Kubernetes secrets usually end with one).
- * Relative paths are resolved against `baseDir`, the directory of the config file.
+ * Relative paths are resolved against `baseDir`, the directory of the config file. Paths whose
+ * later validation errors a reported problem already explains are added to `explained`.
  */
 export function resolveSecretFiles (
   value: unknown,
   baseDir: string,
   problems: ConfigProblem[],
-  path: Array<string | number>
+  path: Array<string | number>,
+  explained: Set<string> = new Set()
 ): unknown {
   if (Array.isArray(value)) {
-    return value.map((item, index) => resolveSecretFiles(item, baseDir, problems, [...path, index]))
+    return value.map((item, index) => resolveSecretFiles(item, baseDir, problems, [...path, index], explained))
   }
   if (value === null || typeof value !== 'object') return value
 
@@ -29,10 +31,12 @@ export function resolveSecretFiles (
   for (const [key, item] of Object.entries(value)) {
     const field = FILE_FIELDS.get(key)
     if (field === undefined) {
-      out[key] = resolveSecretFiles(item, baseDir, problems, [...path, key])
+      out[key] = resolveSecretFiles(item, baseDir, problems, [...path, key], explained)
       continue
     }
     const where = formatPath([...path, key])
+    // Whatever validation would then say about the secret or its entry follows from this problem.
+    explained.add(formatPath(path)).add(formatPath([...path, field]))
     if (Object.hasOwn(value, field)) {
       problems.push({ path: where, message: `give either ${field} or ${key}, not both` })
       continue

@@ -46,8 +46,13 @@ export class HttpMultiplexTransport implements Transport {
     this.#sink = sink
   }
 
+  /** Requests dispatched and not yet answered; with the id map below, all the per-request state kept. */
   get inFlightCount (): number {
     return this.#inFlight.size
+  }
+
+  get trackedIdCount (): number {
+    return this.#byOriginalId?.size ?? 0
   }
 
   async start (): Promise<void> {}

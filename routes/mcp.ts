@@ -24,6 +24,8 @@ export const mcpRoutesOptionsSchema = z.strictObject({
   maxBatchSize: z.number().int().positive().default(100),
   allowedHosts: z.array(z.string()).optional(),
   allowedOrigins: z.array(z.string()).optional(),
+  /** Stateful: a session store to use instead of a new one (to read its state from outside). */
+  sessionStore: z.instanceof(SessionStore).optional(),
   /** A clock for session expiry, for tests. */
   now: z.custom<() => number>((value) => typeof value === 'function').optional()
 })
@@ -127,7 +129,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     return
   }
 
-  const store = new SessionStore({
+  const store = options.sessionStore ?? new SessionStore({
     idleTimeout: options.sessionIdleTimeout,
     maxSessions: options.maxSessions,
     ...(options.now === undefined ? {} : { now: options.now })

@@ -1,0 +1,130 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { DEFAULT_CONFIG_FILE, configFileFrom, loadConfigFile, parseConfig } from '../../config/load.js'
+import { ConfigError } from '../../config/problems.js'
+import { sha256 } from '../../plugins/auth/compare.js'
+
+const KEY = 'config-test-key-0123456789abcdefghij'
+
+function problemsOf (fn: () => unknown): string[] {
+  try {
+    fn()
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`)
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+const apiKeyDoc = (key: unknown = '${CALCULATOR_API_KEY}') => ({
+  auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'a', key, permissions: ['*'] }] } }
+})
+
+t.test('defaults fill everything but the auth section', async (t) => {
+  const config = parseConfig(apiKeyDoc(), { env: { CALCULATOR_API_KEY: KEY } })
+  t.same(config.server, { host: '127.0.0.1', port: 3000 })
+  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000 })
+  t.equal(config.auth.apiKey?.header, 'x-api-key')
+  t.equal(config.auth.apiKey?.keys[0]?.key, KEY)
+})
+
+t.test('${NAME} and ${NAME:-default} interpolation', async (t) => {
+  const doc = { ...apiKeyDoc(), server: { host: '${BIND:-127.0.0.1}', port: '${LISTEN_PORT:-4000}' }, mcp: { path: '/${MCP_PREFIX}/mcp' } }
+  const config = parseConfig(doc, { env: { CALCULATOR_API_KEY: KEY, MCP_PREFIX: 'tools' } })
+  t.equal(config.server.host, '127.0.0.1')
+  t.equal(config.server.port, 4000, 'a default is coerced to the field type')
+  t.equal(config.mcp.path, '/tools/mcp')
+  t.equal(parseConfig(doc, { env: { CALCULATOR_API_KEY: KEY, MCP_PREFIX: 'x', LISTEN_PORT: '5000' } }).server.port, 5000)
+})
+
+t.test('a missing variable is reported by path and name', async (t) => {
+  const doc = { auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'a', key: KEY, permissions: ['*'] }, { id: 'b', key: '${CALCULATOR_API_KEY}', permissions: ['*'] }] } } }
+  t.same(problemsOf(() => parseConfig(doc, { env: {} })), ['auth.apiKey.keys[1].key: environment variable CALCULATOR_API_KEY is not set'])
+})
+
+t.test('every problem is listed at once, each by path', async (t) => {
+  const doc = {
+    server: { port: 'eighty', colour: 'blue' },
+    auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'a', key: 'short', permissions: ['*'] }, { id: 'b', key: '${NOPE}', permissions: ['*'] }, { id: 'c', permissions: ['*'] }] } },
+    mcp: { sessions: 'sometimes', sessionIdleTimeout: 'forever' }
+  }
+  const problems = problemsOf(() => parseConfig(doc, { env: {} }))
+  t.match(problems, [
+    'auth.apiKey.keys[1].key: environment variable NOPE is not set',
+    /^server\.port: /,
+    /^server: .*colour/,
+    /^auth\.apiKey\.keys\[0\]\.key: .*16/,
+    /^auth\.apiKey\.keys\[2\]: give exactly one of key, keyFile or sha256/,
+    /^mcp\.sessions: /,
+    /^mcp\.sessionIdleTimeout: expected a duration/
+  ])
+  t.equal(problems.length, 7, problems.join('\n'))
+})
+
+t.test('*File secrets are read relative to the config file; unreadable ones are reported', async (t) => {
+  const dir = t.testdir({ secrets: { 'api-key': `${KEY}\n` } })
+  const file = join(dir, 'config.yaml')
+  writeFileSync(file, 'auth:\n  strategy: api-key\n  apiKey:\n    keys:\n      - { id: a, keyFile: secrets/api-key, permissions: ["*"] }\n')
+  t.equal(loadConfigFile(file, { env: {} }).auth.apiKey?.keys[0]?.key, KEY, 'trailing newline removed')
+
+  writeFileSync(file, 'auth:\n  strategy: api-key\n  apiKey:\n    keys:\n      - { id: a, keyFile: secrets/missing, permissions: ["*"] }\n      - { id: b, key: x, keyFile: secrets/api-key, permissions: ["*"] }\n')
+  t.same(problemsOf(() => loadConfigFile(file, { env: {} })), [
+    'auth.apiKey.keys[0].keyFile: cannot read file secrets/missing (ENOENT)',
+    'auth.apiKey.keys[1].keyFile: give either key or keyFile, not both'
+  ])
+})
+
+t.test('sha256 form: 64 hex digits', async (t) => {
+  const digest = sha256(KEY).toString('hex')
+  const ok = parseConfig({ auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'a', sha256: digest, permissions: [] }] } } }, { env: {} })
+  t.equal(ok.auth.apiKey?.keys[0]?.sha256, digest)
+  t.match(problemsOf(() => parseConfig({ auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'a', sha256: 'abc', permissions: [] }] } } }, { env: {} })),
+    ['auth.apiKey.keys[0].sha256: expected 64 hex digits (the SHA-256 of the key)'])
+})
+
+t.test('HOST and PORT override the file; command-line values override both', async (t) => {
+  const env = { CALCULATOR_API_KEY: KEY, HOST: '127.0.0.2', PORT: '8123' }
+  t.same(parseConfig(apiKeyDoc(), { env }).server, { host: '127.0.0.2', port: 8123 })
+  t.same(parseConfig(apiKeyDoc(), { env, overrides: { host: '::1', port: 9000 } }).server, { host: '::1', port: 9000 })
+})
+
+t.test('strategy none: selected by CALCULATOR_REQUIRE_AUTH=false, refused off loopback', async (t) => {
+  const config = parseConfig(apiKeyDoc(KEY), { env: { CALCULATOR_REQUIRE_AUTH: 'false' } })
+  t.equal(config.auth.strategy, 'none')
+  t.same(problemsOf(() => parseConfig({ auth: { strategy: 'none' }, server: { host: '0.0.0.0' } }, { env: {} })),
+    ['auth.strategy: strategy none (no authentication) is refused when binding 0.0.0.0; bind a loopback address such as 127.0.0.1'])
+  t.same(problemsOf(() => parseConfig(apiKeyDoc(KEY), { env: { CALCULATOR_REQUIRE_AUTH: 'false', HOST: '0.0.0.0' } })).length, 1)
+})
+
+t.test('a selected strategy needs its section', async (t) => {
+  t.same(problemsOf(() => parseConfig({ auth: { strategy: 'api-key' } }, { env: {} })),
+    ['auth.apiKey: strategy api-key is selected but auth.apiKey is missing'])
+  t.match(problemsOf(() => parseConfig({ auth: { strategy: 'kerberos' } }, { env: {} })), [/^auth\.strategy: /])
+})
+
+t.test('files: YAML and JSON, syntax errors, unreadable files', async (t) => {
+  const dir = t.testdir({
+    'c.json': JSON.stringify(apiKeyDoc(KEY)),
+    'broken.yaml': 'auth:\n  strategy: [api-key\n',
+    'list.yaml': '- a\n- b\n'
+  })
+  t.equal(loadConfigFile(join(dir, 'c.json'), { env: {} }).auth.apiKey?.keys[0]?.id, 'a')
+  t.match(problemsOf(() => loadConfigFile(join(dir, 'broken.yaml'), { env: {} })), [/^\(syntax\): /])
+  t.same(problemsOf(() => loadConfigFile(join(dir, 'list.yaml'), { env: {} })), ['(root): expected a mapping of settings'])
+  t.match(problemsOf(() => loadConfigFile(join(dir, 'absent.yaml'), { env: {} })), [/^\(file\): cannot read .*absent\.yaml \(ENOENT\)/])
+})
+
+t.test('the config file: --config, else MCP_AUTH_CONFIG, else config/default.yaml', async (t) => {
+  t.equal(configFileFrom('/etc/a.yaml', { MCP_AUTH_CONFIG: '/etc/b.yaml' }), '/etc/a.yaml')
+  t.equal(configFileFrom(undefined, { MCP_AUTH_CONFIG: '/etc/b.yaml' }), '/etc/b.yaml')
+  t.equal(configFileFrom(undefined, {}), DEFAULT_CONFIG_FILE)
+  t.match(DEFAULT_CONFIG_FILE, /config[/\\]default\.yaml$/)
+})
+
+t.test('every shipped example config is valid', async (t) => {
+  for (const name of ['default.yaml', 'api-key.yaml']) {
+    const config = loadConfigFile(join(DEFAULT_CONFIG_FILE, '..', name), { env: { CALCULATOR_API_KEY: KEY } })
+    t.equal(config.auth.strategy, 'api-key', name)
+  }
+})

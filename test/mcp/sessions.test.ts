@@ -1,0 +1,164 @@
+import t from 'tap'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
+import { registerCalculatorTools } from '../../mcp/calculator.js'
+import { SessionStore } from '../../mcp/sessions.js'
+import { addCall, callTool, connect, post } from '../helpers/client.js'
+import { listen, testConfig } from '../helpers/server.js'
+
+const ALICE = 'alice-key-0123456789abcdefghijklmnop'
+const BOB = 'bob-key-0123456789abcdefghijklmnopqr'
+const config = (mcp: Record<string, unknown> = {}) => testConfig({
+  auth: {
+    strategy: 'api-key',
+    apiKey: { keys: [{ id: 'alice', key: ALICE, permissions: ['*'] }, { id: 'bob', key: BOB, permissions: ['*'] }] }
+  },
+  mcp: { sessions: 'stateful', ...mcp }
+})
+const initialize = {
+  jsonrpc: '2.0', id: 0, method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } }
+}
+
+async function openSession (url: URL, key: string): Promise<string> {
+  const response = await post(url, initialize, { 'x-api-key': key })
+  const id = response.headers.get('mcp-session-id')
+  if (response.status !== 200 || id === null) throw new Error(`initialize failed: ${response.status}`)
+  return id
+}
+
+t.test('requests need a live session id; unknown ids are 404', async (t) => {
+  const server = await listen(config())
+  t.teardown(server.close)
+  const missing = await post(server.url, addCall, { 'x-api-key': ALICE })
+  t.equal(missing.status, 400)
+  t.match(await missing.json(), { error: { message: /Mcp-Session-Id header is required/ } })
+
+  const unknown = await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': '00000000-0000-4000-8000-000000000000' })
+  t.equal(unknown.status, 404)
+  t.same(await unknown.json(), { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null })
+
+  const id = await openSession(server.url, ALICE)
+  const served = await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': id })
+  t.equal(served.status, 200)
+  t.equal(served.headers.get('mcp-session-id'), id)
+  t.match(await served.json(), { id: 1, result: { structuredContent: { result: 8 } } })
+
+  const again = await post(server.url, initialize, { 'x-api-key': ALICE, 'mcp-session-id': id })
+  t.equal(again.status, 400, 'initialize inside a session is refused')
+})
+
+t.test('a session is bound to the principal that created it', async (t) => {
+  const server = await listen(config())
+  t.teardown(server.close)
+  const id = await openSession(server.url, ALICE)
+  const asBob = { 'x-api-key': BOB, 'mcp-session-id': id }
+
+  const post404 = await post(server.url, addCall, asBob)
+  t.equal(post404.status, 404, 'POST by another principal')
+  t.same(await post404.json(), { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null })
+  t.equal((await fetch(server.url, { headers: { ...asBob, accept: 'text/event-stream' } })).status, 404, 'GET by another principal')
+  t.equal((await fetch(server.url, { method: 'DELETE', headers: asBob })).status, 404, 'DELETE by another principal')
+  t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': id })).status, 200, 'still alive for its owner')
+})
+
+t.test('DELETE ends the session; the SDK client can terminate it too', async (t) => {
+  const server = await listen(config())
+  t.teardown(server.close)
+  const id = await openSession(server.url, ALICE)
+  const ended = await fetch(server.url, { method: 'DELETE', headers: { 'x-api-key': ALICE, 'mcp-session-id': id } })
+  t.equal(ended.status, 204)
+  t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': id })).status, 404, 'ended session is gone')
+
+  const { transport, close } = await connect(server.url, { 'x-api-key': ALICE })
+  const sessionId = transport.sessionId ?? ''
+  await transport.terminateSession()
+  await close()
+  t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': sessionId })).status, 404)
+})
+
+t.test('idle sessions expire', async (t) => {
+  let now = 1_000_000
+  const server = await listen(config({ sessionIdleTimeout: '10m' }), { mcp: { now: () => now } })
+  t.teardown(server.close)
+  const id = await openSession(server.url, ALICE)
+  now += 9 * 60_000
+  t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': id })).status, 200, 'used within 10 minutes')
+  now += 9 * 60_000
+  t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': id })).status, 200, 'each use restarts the idle clock')
+  now += 10 * 60_000 + 1
+  t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': id })).status, 404, 'idle for over 10 minutes: gone')
+})
+
+t.test('the number of sessions is capped with a clear 503', async (t) => {
+  const server = await listen(config({ maxSessions: 2 }))
+  t.teardown(server.close)
+  const first = await openSession(server.url, ALICE)
+  await openSession(server.url, BOB)
+  const full = await post(server.url, initialize, { 'x-api-key': ALICE })
+  t.equal(full.status, 503)
+  t.equal(full.headers.get('retry-after'), '60')
+  t.match(await full.json(), { jsonrpc: '2.0', error: { message: /too many sessions/ } })
+
+  await fetch(server.url, { method: 'DELETE', headers: { 'x-api-key': ALICE, 'mcp-session-id': first } })
+  t.equal((await post(server.url, initialize, { 'x-api-key': ALICE })).status, 200, 'a freed slot can be used again')
+})
+
+t.test('GET opens the session stream; server notifications reach the SDK client over it', async (t) => {
+  const createServer = () => {
+    const server = new McpServer({ name: 'announcer', version: '0' })
+    registerCalculatorTools(server)
+    server.registerTool('announce', { description: 'tells clients the tool list changed' }, async () => {
+      server.sendToolListChanged()
+      return { content: [{ type: 'text', text: 'sent' }] }
+    })
+    return server
+  }
+  const server = await listen(config(), { mcp: { createServer } })
+  t.teardown(server.close)
+
+  const id = await openSession(server.url, ALICE)
+  const notAcceptable = await fetch(server.url, { headers: { 'x-api-key': ALICE, 'mcp-session-id': id } })
+  t.equal(notAcceptable.status, 406, 'GET must accept text/event-stream')
+  const stream = await fetch(server.url, { headers: { 'x-api-key': ALICE, 'mcp-session-id': id, accept: 'text/event-stream' } })
+  t.equal(stream.status, 200)
+  t.equal(stream.headers.get('content-type'), 'text/event-stream')
+  t.equal(stream.headers.get('mcp-session-id'), id)
+  const second = await fetch(server.url, { headers: { 'x-api-key': ALICE, 'mcp-session-id': id, accept: 'text/event-stream' } })
+  t.equal(second.status, 409, 'one stream per session')
+  await stream.body?.cancel()
+
+  const { client, close } = await connect(server.url, { 'x-api-key': ALICE })
+  t.teardown(close)
+  const notified = new Promise<string>((resolve) => {
+    client.setNotificationHandler(ToolListChangedNotificationSchema, (notification) => resolve(notification.method))
+  })
+  // The SDK client opens its GET stream after initialization; wait until the server has it.
+  await t.resolves(callTool(client, 'announce', {}))
+  t.equal(await notified, 'notifications/tools/list_changed')
+})
+
+t.test('per-session state does not grow over thousands of requests', async (t) => {
+  const store = new SessionStore({ idleTimeout: 600_000, maxSessions: 10 })
+  const server = await listen(config(), { mcp: { sessionStore: store } })
+  t.teardown(server.close)
+  // Raw requests rather than the SDK client: its transport shares one AbortSignal across all its
+  // fetches, which piles up listeners until GC and would drown this test in warnings.
+  const id = await openSession(server.url, ALICE)
+  const session = await store.get(id, 'api-key:alice')
+  if (session === undefined) throw new Error('session not found in the store')
+  const headers = { 'x-api-key': ALICE, 'mcp-session-id': id }
+
+  const rounds = 60
+  const perRound = 50
+  for (let round = 0; round < rounds; round++) {
+    const responses = await Promise.all(Array.from({ length: perRound }, async (_, i) => {
+      const response = await post(server.url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'add', arguments: { a: round, b: i } } }, headers)
+      return await response.json() as { id: number, result: { structuredContent: { result: number } } }
+    }))
+    t.equal(responses.filter((r, i) => r.id === 1 && r.result.structuredContent.result === round + i).length, perRound, `round ${round}: every caller got its own result`)
+    t.equal(session.transport.inFlightCount, 0, `round ${round}: nothing left in flight`)
+    t.equal(session.transport.trackedIdCount, 0, `round ${round}: no request id kept`)
+  }
+  t.equal(store.size, 1, `one session after ${rounds * perRound} requests`)
+})
