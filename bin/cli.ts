@@ -6,14 +6,12 @@ import { chosenStrategies, type Config } from '../config/schema.js'
 import { startServer, type RunningServer } from '../server.js'
 import { generatedKeyBanner } from './banner.js'
 import { generateKey } from './gen-key.js'
+import { hashPasswordCommand } from './hash-password.js'
+import { tokenCommand } from './token.js'
+import { UsageError, write, type CliIo } from './io.js'
 
-export interface CliIo {
-  stdout: NodeJS.WritableStream
-  stderr: NodeJS.WritableStream
-  env: NodeJS.ProcessEnv
-  /** Install signal handlers for a graceful shutdown (the real process does; tests do not). */
-  handleSignals?: boolean
-}
+export type { CliIo } from './io.js'
+
 
 export const USAGE = `Usage: fastify-mcp-auth <command> [options]
 
@@ -21,6 +19,9 @@ Commands:
   serve [--config FILE] [--host HOST] [--port PORT]   start the MCP server (what npm start runs)
   check-config [FILE | --config FILE]                 validate a config file without starting
   gen-key                                             print a new random API key and its sha256
+  hash-password                                       read a password on stdin, print its scrypt hash
+  token --sub ID --permissions a,b [--ttl 15m] [--config FILE]
+                                                      mint a JWT with the config's signing key
 
 The config file is --config FILE, else $MCP_AUTH_CONFIG, else config/default.yaml.
 `
@@ -28,11 +29,6 @@ The config file is --config FILE, else $MCP_AUTH_CONFIG, else config/default.yam
 /** Exit code 2: the command line or the configuration is wrong (as opposed to a crash). */
 export const EXIT_USAGE = 2
 
-class UsageError extends Error {}
-
-function write (stream: NodeJS.WritableStream, text: string): void {
-  stream.write(text.endsWith('\n') ? text : text + '\n')
-}
 
 function parsePort (value: string | undefined): number | undefined {
   if (value === undefined) return undefined
@@ -55,6 +51,10 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number 
         write(io.stdout, `${key}\n${sha256}`)
         return 0
       }
+      case 'hash-password':
+        return await hashPasswordCommand(io)
+      case 'token':
+        return tokenCommand(rest, io)
       case 'help': case '--help': case '-h':
         write(io.stdout, USAGE)
         return 0
@@ -64,6 +64,10 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number 
   } catch (error) {
     if (error instanceof ConfigError) {
       write(io.stderr, `fastify-mcp-auth: ${error.message}`)
+      return EXIT_USAGE
+    }
+    if ((error as { code?: string }).code === 'MCP_AUTH_INVALID_OPTION') {
+      write(io.stderr, `fastify-mcp-auth: ${(error as Error).message}`)
       return EXIT_USAGE
     }
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {

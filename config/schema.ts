@@ -1,17 +1,6 @@
-import { parse as parseDuration } from '@lukeed/ms'
 import { z } from 'zod'
+import { duration } from './duration.js'
 import { strategies, strategyNames, strategySections, type StrategyName } from '../plugins/auth/strategies.js'
-
-/** Milliseconds, given as a number or as a string such as `30s`, `10m`, `24h`. */
-export const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
-  if (typeof value === 'number') return value
-  const parsed = /^\d+$/.test(value) ? Number(value) : parseDuration(value)
-  if (parsed === undefined || !Number.isFinite(parsed) || parsed < 0) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 10m or 24h, got "${value}"` })
-    return z.NEVER
-  }
-  return parsed
-})
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i
 
@@ -73,6 +62,7 @@ export const configSchema = z.strictObject({
 /** The validated configuration, as the app receives it. */
 export type Config = z.output<typeof configSchema>
 /** The configuration as it may be written (defaults omitted). */
+export { duration }
 export type ConfigInput = z.input<typeof configSchema>
 
 export function chosenStrategies (strategy: StrategyName | StrategyName[]): StrategyName[] {

@@ -26,7 +26,7 @@ export const apiKeyOptionsSchema = z.strictObject({
 
 export type ApiKeyOptions = z.input<typeof apiKeyOptionsSchema>
 
-export function createApiKeyAuthenticator (options: ApiKeyOptions): Authenticator {
+export function createApiKeyAuthenticator (_fastify: FastifyInstance | undefined, options: ApiKeyOptions): Authenticator {
   const { header, realm, keys } = parseOptions('api-key', apiKeyOptionsSchema, options)
   const headerName = header.toLowerCase()
   const secrets = new SecretSet<Principal>(keys.map((entry) => ({
@@ -50,7 +50,7 @@ export function createApiKeyAuthenticator (options: ApiKeyOptions): Authenticato
 }
 
 async function apiKeyAuthPlugin (fastify: FastifyInstance, options: ApiKeyOptions): Promise<void> {
-  addAuthHook(fastify, [createApiKeyAuthenticator(options)])
+  addAuthHook(fastify, [createApiKeyAuthenticator(fastify, options)])
 }
 
 /** API key in a request header (default `x-api-key`), several keys live at once for rotation. */

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Principal } from './principal.js'
 
 export type FailureReason = 'missing_credentials' | 'invalid_credentials' | 'token_expired'
@@ -10,10 +10,16 @@ export type AuthOutcome =
 /** What every strategy implements; the strategy plugins only wrap it in an `onRequest` hook. */
 export interface Authenticator {
   readonly strategy: string
-  authenticate (request: FastifyRequest): AuthOutcome | Promise<AuthOutcome>
+  authenticate (request: FastifyRequest, reply: FastifyReply): AuthOutcome | Promise<AuthOutcome>
   /** The `WWW-Authenticate` challenge this strategy answers a failure with. */
   challenge (reason: FailureReason): string
 }
+
+/**
+ * Builds a strategy's authenticator inside the plugin that uses it. `fastify` is that plugin's
+ * instance, for strategies built on a Fastify plugin of their own (bearer, basic, jwt).
+ */
+export type AuthenticatorFactory<O> = (fastify: FastifyInstance, options: O) => Authenticator | Promise<Authenticator>
 
 export const missing: AuthOutcome = Object.freeze({ ok: false, reason: 'missing_credentials' })
 export const invalid: AuthOutcome = Object.freeze({ ok: false, reason: 'invalid_credentials' })

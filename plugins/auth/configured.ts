@@ -2,19 +2,21 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config/schema.js'
 import { chosenStrategies } from '../../config/schema.js'
-import type { Authenticator } from './authenticator.js'
+import type { Authenticator, AuthenticatorFactory } from './authenticator.js'
 import { addAuthHook } from './hook.js'
 import { strategies, type StrategyName } from './strategies.js'
 
-function authenticatorFor (name: StrategyName, auth: Config['auth']): Authenticator {
+async function authenticatorFor (fastify: FastifyInstance, name: StrategyName, auth: Config['auth']): Promise<Authenticator> {
   const { configKey, create } = strategies[name]
   // Each entry's create() takes the options of its own section; the registry pairs them.
-  return (create as (options: unknown) => Authenticator)(auth[configKey] ?? {})
+  return await (create as AuthenticatorFactory<unknown>)(fastify, auth[configKey] ?? {})
 }
 
 /** The strategy (or ordered list of strategies) the config file selects, as one `onRequest` hook. */
 async function configuredAuthPlugin (fastify: FastifyInstance, auth: Config['auth']): Promise<void> {
-  addAuthHook(fastify, chosenStrategies(auth.strategy).map((name) => authenticatorFor(name, auth)))
+  const authenticators: Authenticator[] = []
+  for (const name of chosenStrategies(auth.strategy)) authenticators.push(await authenticatorFor(fastify, name, auth))
+  addAuthHook(fastify, authenticators)
 }
 
 export const configuredAuth = fp(configuredAuthPlugin, { fastify: '5.x', name: 'fastify-mcp-auth-configured' })

@@ -25,7 +25,7 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
     let failedStrategy = authenticators[0]?.strategy ?? 'none'
     const challenges: string[] = []
     for (const authenticator of authenticators) {
-      const outcome = await authenticator.authenticate(request)
+      const outcome = await authenticator.authenticate(request, reply)
       if (outcome.ok) {
         request.principal = outcome.principal
         return
@@ -37,7 +37,8 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
       }
     }
     request.log.info({ event: 'auth', strategy: failedStrategy, outcome: 'failure', reason }, 'authentication failed')
-    reply.header('www-authenticate', challenges.length === 1 ? challenges[0] : challenges)
+    const distinct = [...new Set(challenges.filter((challenge) => challenge !== ''))]
+    reply.code(401).header('www-authenticate', distinct.length === 1 ? distinct[0] : distinct)
     throw new errorFor[reason]()
   })
 }

@@ -12,7 +12,7 @@ export const noneOptionsSchema = z.strictObject({
 export type NoneOptions = z.input<typeof noneOptionsSchema>
 
 /** No authentication: every request acts as `anonymous`. For local development on loopback only. */
-export function createNoneAuthenticator (options: NoneOptions = {}): Authenticator {
+export function createNoneAuthenticator (_fastify: FastifyInstance | undefined, options: NoneOptions = {}): Authenticator {
   const { permissions } = parseOptions('none', noneOptionsSchema, options)
   return {
     strategy: 'none',
@@ -22,7 +22,7 @@ export function createNoneAuthenticator (options: NoneOptions = {}): Authenticat
 }
 
 async function noneAuthPlugin (fastify: FastifyInstance, options: NoneOptions): Promise<void> {
-  addAuthHook(fastify, [createNoneAuthenticator(options)])
+  addAuthHook(fastify, [createNoneAuthenticator(fastify, options)])
 }
 
 export const noneAuth = fp(noneAuthPlugin, { fastify: '5.x', name: 'fastify-mcp-auth-none' })

@@ -1,6 +1,9 @@
 import type { z } from 'zod'
 import { apiKeyOptionsSchema, createApiKeyAuthenticator } from './api-key.js'
-import type { Authenticator } from './authenticator.js'
+import type { AuthenticatorFactory } from './authenticator.js'
+import { basicOptionsSchema, createBasicAuthenticator } from './basic.js'
+import { bearerOptionsSchema, createBearerAuthenticator } from './bearer.js'
+import { createJwtAuthenticator, jwtOptionsSchema } from './jwt.js'
 import { createNoneAuthenticator, noneOptionsSchema } from './none.js'
 
 interface StrategyEntry<K extends string, S extends z.ZodType> {
@@ -9,7 +12,7 @@ interface StrategyEntry<K extends string, S extends z.ZodType> {
   schema: S
   /** Whether the strategy can run without a config section (it has defaults for everything). */
   sectionOptional: boolean
-  create: (options: z.input<S>) => Authenticator
+  create: AuthenticatorFactory<z.input<S>>
 }
 
 function entry<K extends string, S extends z.ZodType> (e: StrategyEntry<K, S>): StrategyEntry<K, S> {
@@ -19,6 +22,9 @@ function entry<K extends string, S extends z.ZodType> (e: StrategyEntry<K, S>): 
 /** Every strategy the config file can name. Adding a strategy adds one entry here. */
 export const strategies = {
   'api-key': entry({ configKey: 'apiKey', schema: apiKeyOptionsSchema, sectionOptional: false, create: createApiKeyAuthenticator }),
+  bearer: entry({ configKey: 'bearer', schema: bearerOptionsSchema, sectionOptional: false, create: createBearerAuthenticator }),
+  basic: entry({ configKey: 'basic', schema: basicOptionsSchema, sectionOptional: false, create: createBasicAuthenticator }),
+  jwt: entry({ configKey: 'jwt', schema: jwtOptionsSchema, sectionOptional: false, create: createJwtAuthenticator }),
   none: entry({ configKey: 'none', schema: noneOptionsSchema, sectionOptional: true, create: createNoneAuthenticator })
 } as const
 

@@ -1,0 +1,117 @@
+import basicAuthPlugin from '@fastify/basic-auth'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { z } from 'zod'
+import { duration } from '../../config/duration.js'
+import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator } from './authenticator.js'
+import { CredentialCache } from './credential-cache.js'
+import { addAuthHook } from './hook.js'
+import { KdfLimiter, MCP_AUTH_BUSY } from './kdf-limiter.js'
+import { parseOptions, permissionsSchema } from './options.js'
+import { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js'
+import type { Principal } from './principal.js'
+
+const userSchema = z.strictObject({
+  username: z.string().min(1).refine((name) => !name.includes(':'), 'a user name cannot contain ":" (RFC 7617)'),
+  passwordHash: z.string().refine((hash) => parsePasswordHash(hash) !== undefined, 'expected the output of `fastify-mcp-auth hash-password`'),
+  password: z.never({ error: 'plain passwords are refused: store passwordHash, the output of `fastify-mcp-auth hash-password`' }).optional(),
+  permissions: permissionsSchema
+})
+
+export const basicOptionsSchema = z.strictObject({
+  realm: z.string().min(1).default('mcp'),
+  users: z.array(userSchema).min(1, 'at least one user is required'),
+  /** How long a verified user name and password are remembered (0 turns the cache off). */
+  cacheTtl: duration.default(60_000),
+  cacheSize: z.number().int().nonnegative().default(1000),
+  /** Password checks running at once, and waiting; past both a request gets 503. */
+  kdfConcurrency: z.number().int().positive().default(2),
+  kdfQueue: z.number().int().nonnegative().default(64)
+}).refine((options) => new Set(options.users.map((u) => u.username.normalize('NFC'))).size === options.users.length, {
+  message: 'user names must be unique', path: ['users']
+})
+
+export type BasicOptions = z.input<typeof basicOptionsSchema>
+
+interface User {
+  principal: Principal
+  hash: PasswordHash
+  hashText: string
+}
+
+type BasicAuthVerify = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void
+
+class InvalidCredentials extends Error {}
+
+/**
+ * HTTP Basic (RFC 7617) against scrypt hashes. @fastify/basic-auth parses and decodes the header
+ * (UTF-8); this file decides. A verified name and password are cached for `cacheTtl` so a client
+ * pays the KDF once; an unknown user costs a KDF run like a wrong password does.
+ */
+export async function createBasicAuthenticator (fastify: FastifyInstance, options: BasicOptions): Promise<Authenticator> {
+  const parsed = parseOptions('basic', basicOptionsSchema, options)
+  const users = new Map<string, User>(parsed.users.map((user) => [user.username.normalize('NFC'), {
+    principal: Object.freeze({ id: user.username, strategy: 'basic', permissions: [...user.permissions] }),
+    hash: parsePasswordHash(user.passwordHash) as PasswordHash,
+    hashText: user.passwordHash
+  }]))
+  const firstHash = users.values().next().value?.hash
+  // Verified against when the user does not exist, at the same cost as a real user's hash.
+  const dummy = parsePasswordHash(await hashPassword(Math.random().toString(36), firstHash ?? undefined)) as PasswordHash
+  const cache = new CredentialCache<Principal>(parsed.cacheTtl, parsed.cacheSize)
+  const limiter = new KdfLimiter(parsed.kdfConcurrency, parsed.kdfQueue)
+  const verdicts = new WeakMap<FastifyRequest, Principal>()
+
+  async function validate (username: string, password: string, request: FastifyRequest): Promise<void> {
+    const user = users.get(username.normalize('NFC'))
+    const cacheKey = cache.keyFor(username, password, user?.hashText ?? '')
+    const cached = user === undefined ? undefined : cache.get(cacheKey)
+    if (cached !== undefined) {
+      verdicts.set(request, cached)
+      return
+    }
+    const matches = await limiter.run(() => verifyPassword(password, user?.hash ?? dummy))
+    if (user === undefined || !matches) throw new InvalidCredentials()
+    cache.set(cacheKey, user.principal)
+    verdicts.set(request, user.principal)
+  }
+
+  let verify: BasicAuthVerify | undefined
+  // Registered in a child context so the library's decorator cannot clash with a host app's own.
+  await fastify.register(async function basicParser (child) {
+    await child.register(basicAuthPlugin, { validate, authenticate: false, utf8: true })
+    verify = child.basicAuth
+  })
+  if (verify === undefined) throw new Error('@fastify/basic-auth did not provide basicAuth')
+  const verifyBasic = verify
+  const challenge = `Basic realm=${quote(parsed.realm)}, charset="UTF-8"`
+
+  return {
+    strategy: 'basic',
+    authenticate: (request, reply) => new Promise<AuthOutcome>((resolve, reject) => {
+      verifyBasic(request, reply, (error) => {
+        const principal = verdicts.get(request)
+        verdicts.delete(request)
+        if (error === undefined && principal !== undefined) {
+          resolve(accepted({ ...principal, permissions: [...principal.permissions] }))
+        } else if (error instanceof MCP_AUTH_BUSY) {
+          reply.header('retry-after', '1')
+          reject(error)
+        } else {
+          const header = request.headers.authorization
+          // Not a Basic header at all: no Basic credentials were sent.
+          resolve(header === undefined || !/^\s*basic\s/i.test(header) ? missing : invalid)
+        }
+      })
+    }),
+    challenge: () => challenge
+  }
+}
+
+async function basicAuthStrategy (fastify: FastifyInstance, options: BasicOptions): Promise<void> {
+  addAuthHook(fastify, [await createBasicAuthenticator(fastify, options)])
+}
+
+/** HTTP Basic with scrypt password hashes, a verified-credential cache and bounded KDF work. */
+export const basicAuth = fp(basicAuthStrategy, { fastify: '5.x', name: 'fastify-mcp-auth-basic' })
+export default basicAuth

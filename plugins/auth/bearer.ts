@@ -1,0 +1,92 @@
+import bearerAuthPlugin from '@fastify/bearer-auth'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { z } from 'zod'
+import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from './authenticator.js'
+import { SecretSet, sha256 } from './compare.js'
+import { addAuthHook } from './hook.js'
+import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from './options.js'
+import type { Principal } from './principal.js'
+
+const tokenSchema = z.strictObject({
+  id: z.string().min(1),
+  token: z.string().min(MIN_STATIC_SECRET_LENGTH).optional(),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits (the SHA-256 of the token)').optional(),
+  permissions: permissionsSchema
+}).refine((entry) => (entry.token === undefined) !== (entry.sha256 === undefined), {
+  message: 'give exactly one of token, tokenFile or sha256'
+})
+
+export const bearerOptionsSchema = z.strictObject({
+  realm: z.string().min(1).default('mcp'),
+  tokens: z.array(tokenSchema).min(1, 'at least one token is required')
+}).refine((options) => new Set(options.tokens.map((t) => t.id)).size === options.tokens.length, {
+  message: 'token ids must be unique', path: ['tokens']
+})
+
+export type BearerOptions = z.input<typeof bearerOptionsSchema>
+
+type VerifyBearerAuth = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void
+
+/**
+ * Static opaque bearer tokens (RFC 6750). @fastify/bearer-auth parses the Authorization header
+ * (scheme case-insensitive); the token is then matched in constant time against SHA-256 digests.
+ */
+export async function createBearerAuthenticator (fastify: FastifyInstance, options: BearerOptions): Promise<Authenticator> {
+  const { realm, tokens } = parseOptions('bearer', bearerOptionsSchema, options)
+  const secrets = new SecretSet<Principal>(tokens.map((entry) => ({
+    digest: entry.sha256 !== undefined ? Buffer.from(entry.sha256, 'hex') : sha256(entry.token ?? ''),
+    value: Object.freeze({ id: entry.id, strategy: 'bearer', permissions: [...entry.permissions] })
+  })))
+  // What the auth callback found, per request: it only answers yes or no to the library.
+  const verdicts = new WeakMap<FastifyRequest, Principal | null>()
+
+  let verify: VerifyBearerAuth | undefined
+  // Registered in a child context so the library's decorators cannot clash with a host app's own.
+  await fastify.register(async function bearerParser (child) {
+    await child.register(bearerAuthPlugin, {
+      addHook: false,
+      keys: [],
+      specCompliance: 'rfc6749',
+      verifyErrorLogLevel: 'debug',
+      auth: (token: string, request: FastifyRequest) => {
+        const principal = secrets.match(token)
+        verdicts.set(request, principal ?? null)
+        return principal !== undefined
+      }
+    })
+    verify = child.verifyBearerAuth
+  })
+  if (verify === undefined) throw new Error('@fastify/bearer-auth did not provide verifyBearerAuth')
+  const verifyBearer = verify
+
+  return {
+    strategy: 'bearer',
+    authenticate: (request, reply) => new Promise<AuthOutcome>((resolve) => {
+      const status = reply.statusCode
+      verifyBearer(request, reply, (error) => {
+        const verdict = verdicts.get(request)
+        verdicts.delete(request)
+        if (error === undefined && verdict) {
+          resolve(accepted({ ...verdict, permissions: [...verdict.permissions] }))
+          return
+        }
+        // The library sets 401 on the reply; another strategy may still accept the request.
+        reply.code(status)
+        // No verdict means the header was absent or not a Bearer one: no bearer credentials sent.
+        resolve(verdict === undefined ? missing : invalid)
+      })
+    }),
+    challenge: (reason: FailureReason) => reason === 'missing_credentials'
+      ? `Bearer realm=${quote(realm)}`
+      : `Bearer realm=${quote(realm)}, error="invalid_token"`
+  }
+}
+
+async function bearerAuthStrategy (fastify: FastifyInstance, options: BearerOptions): Promise<void> {
+  addAuthHook(fastify, [await createBearerAuthenticator(fastify, options)])
+}
+
+/** Static bearer tokens in `Authorization: Bearer <token>`, several live at once. */
+export const bearerAuth = fp(bearerAuthStrategy, { fastify: '5.x', name: 'fastify-mcp-auth-bearer' })
+export default bearerAuth

@@ -1,0 +1,51 @@
+import { createHmac, randomBytes } from 'node:crypto'
+
+/**
+ * Remembers credentials that were verified, so a client pays the password KDF once per `ttl`
+ * instead of on every request. Entries are keyed by an HMAC (with a per-process random key) of the
+ * user, password and stored hash: the cache holds no password, and a changed hash misses. Bounded
+ * to `maxEntries`, least recently used first out.
+ */
+export class CredentialCache<T> {
+  readonly #key = randomBytes(32)
+  readonly #entries = new Map<string, { value: T, expires: number }>()
+  readonly #ttl: number
+  readonly #maxEntries: number
+  readonly #now: () => number
+
+  constructor (ttl: number, maxEntries: number, now: () => number = Date.now) {
+    this.#ttl = ttl
+    this.#maxEntries = maxEntries
+    this.#now = now
+  }
+
+  keyFor (...parts: string[]): string {
+    const hmac = createHmac('sha256', this.#key)
+    for (const part of parts) hmac.update(Buffer.byteLength(part) + ':' + part)
+    return hmac.digest('base64')
+  }
+
+  get (key: string): T | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    this.#entries.delete(key)
+    if (entry.expires <= this.#now()) return undefined
+    this.#entries.set(key, entry)
+    return entry.value
+  }
+
+  set (key: string, value: T): void {
+    if (this.#ttl <= 0 || this.#maxEntries <= 0) return
+    this.#entries.delete(key)
+    this.#entries.set(key, { value, expires: this.#now() + this.#ttl })
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value
+      if (oldest === undefined) break
+      this.#entries.delete(oldest)
+    }
+  }
+
+  get size (): number {
+    return this.#entries.size
+  }
+}

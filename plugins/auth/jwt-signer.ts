@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto'
+import { createSigner } from 'fast-jwt'
+import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions } from './jwt-options.js'
+import { MCP_AUTH_INVALID_OPTION } from './errors.js'
+import { parseOptions } from './options.js'
+
+export interface TokenClaims {
+  sub: string
+  permissions: string[]
+  /** Lifetime in milliseconds. */
+  ttl: number
+  /** Extra claims (they cannot override sub, exp, iat, jti, iss, aud). */
+  extra?: Record<string, unknown>
+}
+
+export interface SignedToken {
+  token: string
+  jti: string
+  expiresAt: number
+}
+
+/**
+ * Signs access tokens with the deployment's own key: the first key that has signing material
+ * (an HMAC secret, or a private key next to a public key). Used by the `token` command and the
+ * token endpoint; never reachable without authentication.
+ */
+export function createTokenSigner (options: JwtOptions): (claims: TokenClaims) => SignedToken {
+  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  const signing = verificationKeys(parsed).find((key) => key.signingKey !== undefined)
+  if (signing?.signingKey === undefined) {
+    throw new MCP_AUTH_INVALID_OPTION('jwt', 'privateKey: this deployment only verifies tokens; give privateKey (or an HMAC secret) to sign')
+  }
+  const algorithm = parsed.algorithms.find((alg) => isHmac(alg) === parsed.algorithms.every(isHmac)) ?? parsed.algorithms[0]
+  const audience = parsed.audience
+  // iat and exp are set here, from one clock reading, rather than by the signer.
+  const sign = createSigner({
+    key: signing.signingKey,
+    algorithm,
+    noTimestamp: true,
+    ...(signing.kid === undefined ? {} : { kid: signing.kid })
+  })
+  return ({ sub, permissions, ttl, extra }) => {
+    const jti = randomUUID()
+    const now = Math.floor(Date.now() / 1000)
+    const expiresAt = now + Math.max(1, Math.round(ttl / 1000))
+    const token = sign({
+      ...extra,
+      sub,
+      permissions,
+      jti,
+      iat: now,
+      exp: expiresAt,
+      ...(parsed.issuer === undefined ? {} : { iss: parsed.issuer }),
+      ...(audience === undefined ? {} : { aud: audience })
+    })
+    return { token, jti, expiresAt }
+  }
+}

@@ -1,0 +1,117 @@
+import fastifyJwt, { type JWT } from '@fastify/jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from './authenticator.js'
+import { addAuthHook } from './hook.js'
+import { jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
+import { parseOptions } from './options.js'
+import type { Principal } from './principal.js'
+
+export { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
+
+const expired: AuthOutcome = Object.freeze({ ok: false, reason: 'token_expired' })
+
+/** Permissions from the configured claim (an array of strings) and from the OAuth `scope` string. */
+export function permissionsFrom (claims: Record<string, unknown>, claim: string): string[] {
+  const granted = new Set<string>()
+  const listed = claims[claim]
+  if (Array.isArray(listed)) for (const value of listed) if (typeof value === 'string' && value !== '') granted.add(value)
+  if (typeof claims.scope === 'string') for (const value of claims.scope.split(' ')) if (value !== '') granted.add(value)
+  return [...granted]
+}
+
+function principalFrom (claims: Record<string, unknown>, options: ParsedJwtOptions): Principal {
+  const principal: Principal = {
+    id: String(claims.sub),
+    strategy: 'jwt',
+    permissions: permissionsFrom(claims, options.permissionsClaim),
+    claims
+  }
+  if (typeof claims.exp === 'number') principal.expiresAt = claims.exp
+  return principal
+}
+
+let namespaces = 0
+
+/** One @fastify/jwt instance per key, each in a child context with a static key (so fast-jwt's verifier and cache apply). */
+async function registerVerifier (fastify: FastifyInstance, key: string, options: ParsedJwtOptions): Promise<JWT> {
+  const namespace = `fastifyMcpAuth${++namespaces}`
+  let decorator: JWT | undefined
+  await fastify.register(async function jwtVerifier (child) {
+    await child.register(fastifyJwt, {
+      secret: key,
+      namespace,
+      decode: { complete: true },
+      verify: {
+        algorithms: options.algorithms,
+        ...(options.issuer === undefined ? {} : { allowedIss: options.issuer }),
+        ...(options.audience === undefined ? {} : { allowedAud: options.audience }),
+        clockTolerance: options.clockTolerance,
+        ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge / 1000 }),
+        requiredClaims: ['exp', 'sub'],
+        cache: 1000
+      }
+    })
+    decorator = (child.jwt as unknown as Record<string, JWT>)[namespace]
+  })
+  if (decorator === undefined) throw new Error('@fastify/jwt did not register its namespace')
+  return decorator
+}
+
+/**
+ * Signed JWTs in `Authorization: Bearer`, verified by @fastify/jwt (fast-jwt) with pinned
+ * algorithms, required `exp` and `sub`, optional `iss`/`aud` checks and a clock tolerance.
+ */
+export async function createJwtAuthenticator (fastify: FastifyInstance, options: JwtOptions): Promise<Authenticator> {
+  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  const keys = verificationKeys(parsed)
+  const verifiers = new Map<string | undefined, JWT>()
+  for (const key of keys) verifiers.set(key.kid, await registerVerifier(fastify, key.key, parsed))
+  const first = verifiers.values().next().value as JWT
+  const byKid = parsed.keys !== undefined
+
+  function verifierFor (token: string): JWT | undefined {
+    if (!byKid) return first
+    const decoded = first.decode<{ header: { kid?: unknown } }>(token)
+    const kid = decoded?.header.kid
+    return typeof kid === 'string' ? verifiers.get(kid) : undefined
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<AuthOutcome> {
+    let token: string
+    try {
+      token = first.lookupToken(request)
+    } catch (error) {
+      return (error as { code?: string }).code === 'FST_JWT_NO_AUTHORIZATION_IN_HEADER' ? missing : invalid
+    }
+    try {
+      const verifier = verifierFor(token)
+      if (verifier === undefined) return invalid
+      const claims = await verifier.verify<Record<string, unknown>>(token)
+      return accepted(principalFrom(claims, parsed))
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      request.log.debug({ event: 'auth', strategy: 'jwt', code }, 'token refused')
+      return code === 'FAST_JWT_EXPIRED' ? expired : invalid
+    }
+  }
+
+  const realm = `Bearer realm=${quote(parsed.realm)}`
+  return {
+    strategy: 'jwt',
+    authenticate,
+    challenge: (reason: FailureReason) => {
+      if (reason === 'missing_credentials') return realm
+      if (reason === 'token_expired') return `${realm}, error="invalid_token", error_description="token expired"`
+      return `${realm}, error="invalid_token"`
+    }
+  }
+}
+
+async function jwtAuthStrategy (fastify: FastifyInstance, options: JwtOptions): Promise<void> {
+  addAuthHook(fastify, [await createJwtAuthenticator(fastify, options)])
+}
+
+/** JWT bearer tokens verified with @fastify/jwt; keys rotate through `keys[].kid`. */
+export const jwtAuth = fp(jwtAuthStrategy, { fastify: '5.x', name: 'fastify-mcp-auth-jwt' })
+export default jwtAuth

@@ -1,0 +1,72 @@
+import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { createTokenSigner } from '../../plugins/auth/jwt-signer.js'
+
+/** Test-only secrets; long enough for every strategy's minimum. */
+export const API_KEY = 'test-api-key-0123456789abcdefghijklmnop'
+export const BEARER_TOKEN = 'test-bearer-token-0123456789abcdefghijk'
+export const JWT_SECRET = 'test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz'
+export const BASIC_USER = 'zoë'
+export const BASIC_PASSWORD = 'pässwörd ✓ with spaces'
+
+/** A cheap scrypt cost for tests (the default costs ~25 ms per hash). */
+export const FAST_SCRYPT = { N: 1024, r: 8, p: 1 }
+
+export const JWT_ISSUER = 'https://issuer.test'
+export const JWT_AUDIENCE = 'https://calc.test/mcp'
+
+export function basicHeader (user: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${user}:${password}`, 'utf8').toString('base64')
+}
+
+export const jwtSection = { secret: JWT_SECRET, issuer: JWT_ISSUER, audience: JWT_AUDIENCE }
+
+export function jwtFor (sub: string, permissions: string[], ttl = 60_000): string {
+  return createTokenSigner(jwtSection)({ sub, permissions, ttl }).token
+}
+
+export interface StrategyFixture {
+  name: string
+  /** The `auth` section of a config. */
+  auth: () => Promise<Record<string, unknown>>
+  /** Headers that authenticate as a principal with every permission. */
+  headers: () => Record<string, string>
+  /** The scheme of the challenge a refused request gets. */
+  challenge: RegExp
+}
+
+/** Every strategy, configured for the shared end-to-end suite. Adding a strategy adds one entry. */
+export const strategyFixtures: StrategyFixture[] = [
+  {
+    name: 'api-key',
+    auth: async () => ({ strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: API_KEY, permissions: ['*'] }] } }),
+    headers: () => ({ 'x-api-key': API_KEY }),
+    challenge: /^ApiKey realm="mcp", header="x-api-key"$/
+  },
+  {
+    name: 'bearer',
+    auth: async () => ({ strategy: 'bearer', bearer: { tokens: [{ id: 't', token: BEARER_TOKEN, permissions: ['*'] }] } }),
+    headers: () => ({ authorization: `Bearer ${BEARER_TOKEN}` }),
+    challenge: /^Bearer realm="mcp"$/
+  },
+  {
+    name: 'basic',
+    auth: async () => ({
+      strategy: 'basic',
+      basic: { users: [{ username: BASIC_USER, passwordHash: await hashPassword(BASIC_PASSWORD, FAST_SCRYPT), permissions: ['*'] }] }
+    }),
+    headers: () => ({ authorization: basicHeader(BASIC_USER, BASIC_PASSWORD) }),
+    challenge: /^Basic realm="mcp", charset="UTF-8"$/
+  },
+  {
+    name: 'jwt',
+    auth: async () => ({ strategy: 'jwt', jwt: jwtSection }),
+    headers: () => ({ authorization: `Bearer ${jwtFor('alice', ['*'])}` }),
+    challenge: /^Bearer realm="mcp"$/
+  },
+  {
+    name: '[jwt, api-key] (a list; the API key is used)',
+    auth: async () => ({ strategy: ['jwt', 'api-key'], jwt: jwtSection, apiKey: { keys: [{ id: 'k', key: API_KEY, permissions: ['*'] }] } }),
+    headers: () => ({ 'x-api-key': API_KEY }),
+    challenge: /^Bearer realm="mcp", ApiKey realm="mcp", header="x-api-key"$/
+  }
+]
