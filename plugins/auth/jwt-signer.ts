@@ -32,11 +32,10 @@ export function createTokenSigner (options: JwtOptions): (claims: TokenClaims) =
   }
   const algorithm = parsed.algorithms.find((alg) => isHmac(alg) === parsed.algorithms.every(isHmac)) ?? parsed.algorithms[0]
   const audience = parsed.audience
-  // iat and exp are set here, from one clock reading, rather than by the signer.
+  // iat and exp are set in the payload, from one clock reading; the signer keeps a given iat.
   const sign = createSigner({
     key: signing.signingKey,
     algorithm,
-    noTimestamp: true,
     ...(signing.kid === undefined ? {} : { kid: signing.kid })
   })
   return ({ sub, permissions, ttl, extra }) => {

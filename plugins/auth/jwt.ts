@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from './authenticator.js'
 import { addAuthHook } from './hook.js'
-import { jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
+import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
 import { parseOptions } from './options.js'
 import type { Principal } from './principal.js'
 
@@ -34,12 +34,13 @@ function principalFrom (claims: Record<string, unknown>, options: ParsedJwtOptio
 let namespaces = 0
 
 /** One @fastify/jwt instance per key, each in a child context with a static key (so fast-jwt's verifier and cache apply). */
-async function registerVerifier (fastify: FastifyInstance, key: string, options: ParsedJwtOptions): Promise<JWT> {
+async function registerVerifier (fastify: FastifyInstance, key: string, hmac: boolean, options: ParsedJwtOptions): Promise<JWT> {
   const namespace = `fastifyMcpAuth${++namespaces}`
   let decorator: JWT | undefined
   await fastify.register(async function jwtVerifier (child) {
     await child.register(fastifyJwt, {
-      secret: key,
+      // A public key alone puts @fastify/jwt in verify-only mode.
+      secret: hmac ? key : { public: key },
       namespace,
       decode: { complete: true },
       verify: {
@@ -66,7 +67,8 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
   const parsed = parseOptions('jwt', jwtOptionsSchema, options)
   const keys = verificationKeys(parsed)
   const verifiers = new Map<string | undefined, JWT>()
-  for (const key of keys) verifiers.set(key.kid, await registerVerifier(fastify, key.key, parsed))
+  const hmac = parsed.algorithms.every(isHmac)
+  for (const key of keys) verifiers.set(key.kid, await registerVerifier(fastify, key.key, hmac, parsed))
   const first = verifiers.values().next().value as JWT
   const byKid = parsed.keys !== undefined
 

@@ -1,9 +1,10 @@
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { DEFAULT_CONFIG_FILE, configFileFrom, loadConfigFile, parseConfig } from '../../config/load.js'
 import { ConfigError } from '../../config/problems.js'
 import { sha256 } from '../../plugins/auth/compare.js'
+import { hashPassword } from '../../plugins/auth/password-hash.js'
 
 const KEY = 'config-test-key-0123456789abcdefghij'
 
@@ -123,8 +124,24 @@ t.test('the config file: --config, else MCP_AUTH_CONFIG, else config/default.yam
 })
 
 t.test('every shipped example config is valid', async (t) => {
-  for (const name of ['default.yaml', 'api-key.yaml']) {
-    const config = loadConfigFile(join(DEFAULT_CONFIG_FILE, '..', name), { env: { CALCULATOR_API_KEY: KEY } })
-    t.equal(config.auth.strategy, 'api-key', name)
+  const env = {
+    CALCULATOR_API_KEY: KEY,
+    MCP_BEARER_TOKEN: KEY,
+    JWT_SECRET: KEY + KEY,
+    CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 })
+  }
+  const expected: Record<string, unknown> = {
+    'default.yaml': 'api-key',
+    'api-key.yaml': 'api-key',
+    'bearer.yaml': 'bearer',
+    'basic.yaml': 'basic',
+    'jwt.yaml': 'jwt',
+    'jwt-or-api-key.yaml': ['jwt', 'api-key']
+  }
+  const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()
+  t.same(shipped, Object.keys(expected).sort(), 'every example is checked here')
+  for (const [name, strategy] of Object.entries(expected)) {
+    const config = loadConfigFile(join(dirname(DEFAULT_CONFIG_FILE), name), { env })
+    t.same(config.auth.strategy, strategy, name)
   }
 })
