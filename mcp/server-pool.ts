@@ -7,13 +7,19 @@ interface Entry {
   transport: HttpMultiplexTransport
 }
 
+interface Slot {
+  connecting: Promise<Entry>
+  /** Set once connected, so later requests skip the await. */
+  ready?: Entry
+}
+
 /**
  * Long-lived MCP servers for stateless mode: one per principal, created on first use and kept
  * in a bounded least-recently-used map. Every HTTP request of that principal is multiplexed onto
  * its server, so no server, transport or schema compiler is built per request.
  */
 export class ServerPool {
-  readonly #entries = new Map<string, Promise<Entry>>()
+  readonly #entries = new Map<string, Slot>()
   readonly #createServer: (principal: Principal) => McpServer
   readonly #maxServers: number
 
@@ -26,26 +32,29 @@ export class ServerPool {
     return this.#entries.size
   }
 
-  async transportFor (principal: Principal): Promise<HttpMultiplexTransport> {
+  /** The principal's transport: synchronously once its server is connected, else a promise. */
+  transportFor (principal: Principal): HttpMultiplexTransport | Promise<HttpMultiplexTransport> {
     const key = principalKey(principal)
-    let entry = this.#entries.get(key)
-    if (entry === undefined) {
-      entry = this.#connect(principal)
-      this.#entries.set(key, entry)
-      entry.catch(() => this.#entries.delete(key))
+    let slot = this.#entries.get(key)
+    if (slot === undefined) {
+      const connecting = this.#connect(principal)
+      const created: Slot = { connecting }
+      slot = created
+      this.#entries.set(key, created)
+      connecting.then((entry) => { created.ready = entry }, () => this.#entries.delete(key))
       this.#evictOverflow()
-    } else {
+    } else if (this.#entries.size > 1) {
       // Refresh the entry's position: a Map iterates in insertion order, oldest first.
       this.#entries.delete(key)
-      this.#entries.set(key, entry)
+      this.#entries.set(key, slot)
     }
-    return (await entry).transport
+    return slot.ready?.transport ?? slot.connecting.then((entry) => entry.transport)
   }
 
   async close (): Promise<void> {
-    const entries = [...this.#entries.values()]
+    const slots = [...this.#entries.values()]
     this.#entries.clear()
-    for (const entry of await Promise.allSettled(entries)) {
+    for (const entry of await Promise.allSettled(slots.map((slot) => slot.connecting))) {
       if (entry.status === 'fulfilled') await entry.value.server.close()
     }
   }
@@ -61,10 +70,10 @@ export class ServerPool {
     while (this.#entries.size > this.#maxServers) {
       const oldest = this.#entries.keys().next().value
       if (oldest === undefined) return
-      const entry = this.#entries.get(oldest)
+      const slot = this.#entries.get(oldest)
       this.#entries.delete(oldest)
-      // Requests already dispatched to it still complete: closing only detaches the transport.
-      void entry?.then(({ server, transport }) => transport.inFlightCount === 0 ? server.close() : undefined)
+      // A server with requests in flight is left to finish them and be collected.
+      void slot?.connecting.then(({ server, transport }) => transport.inFlightCount === 0 ? server.close() : undefined)
     }
   }
 }

@@ -1,8 +1,16 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
-import {
-  isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse,
-  type JSONRPCMessage, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type RequestId
-} from '@modelcontextprotocol/sdk/types.js'
+import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js'
+
+// Messages reaching this transport are already valid JSON-RPC: client messages were checked
+// against the SDK's schema by the route, and server messages come from the SDK. So a property
+// test tells them apart; the SDK's is*() helpers would run a schema parse each time.
+function isRequest (message: JSONRPCMessage): message is JSONRPCRequest {
+  return 'method' in message && 'id' in message
+}
+
+function isResponse (message: JSONRPCMessage): message is JSONRPCResponse {
+  return !('method' in message)
+}
 
 /** Where messages go that the server sends outside of a response: notifications and server requests. */
 export type OutboundSink = (message: JSONRPCMessage) => boolean
@@ -71,9 +79,9 @@ export class HttpMultiplexTransport implements Transport {
   dispatch (messages: readonly JSONRPCMessage[], extra: MessageExtraInfo): Promise<JSONRPCResponse[]> {
     const pending: Array<Promise<JSONRPCResponse>> = []
     for (const message of messages) {
-      if (isJSONRPCRequest(message)) {
+      if (isRequest(message)) {
         pending.push(this.#forwardRequest(message, extra))
-      } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      } else if ('method' in message && message.method === 'notifications/cancelled') {
         this.#forwardCancellation(message.params, extra)
       } else {
         this.onmessage?.(message, extra)
@@ -83,7 +91,7 @@ export class HttpMultiplexTransport implements Transport {
   }
 
   async send (message: JSONRPCMessage): Promise<void> {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+    if (isResponse(message)) {
       const internalId = message.id
       const call = typeof internalId === 'number' ? this.#inFlight.get(internalId) : undefined
       if (call === undefined) return
@@ -93,7 +101,7 @@ export class HttpMultiplexTransport implements Transport {
       return
     }
     const delivered = this.#sink?.(message) ?? false
-    if (!delivered && isJSONRPCRequest(message)) {
+    if (!delivered && isRequest(message)) {
       // Nobody can answer a server request here (stateless, or no open stream): fail it now
       // instead of letting the tool wait for its timeout.
       queueMicrotask(() => this.onmessage?.({

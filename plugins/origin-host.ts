@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
 
@@ -49,15 +49,18 @@ export function originAllowed (origin: string, host: string | undefined, allowed
 async function originHostPlugin (fastify: FastifyInstance, options: OriginHostOptions): Promise<void> {
   const allowedHosts = options.allowedHosts === undefined ? undefined : [...options.allowedHosts]
   const allowedOrigins = options.allowedOrigins === undefined ? undefined : [...options.allowedOrigins]
-  fastify.addHook('onRequest', async function checkOriginAndHost (request: FastifyRequest, reply: FastifyReply) {
+  fastify.addHook('onRequest', function checkOriginAndHost (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const host = request.headers.host
     if (!hostAllowed(host, allowedHosts)) {
-      return sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Host header not allowed')
+      sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Host header not allowed')
+      return
     }
     const origin = request.headers.origin
     if (origin !== undefined && !originAllowed(origin, host, allowedOrigins)) {
-      return sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Origin not allowed')
+      sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Origin not allowed')
+      return
     }
+    done()
   })
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest, type JSONRPCMessage, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
+import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import { parseOptions } from '../plugins/auth/options.js'
 import { MCP_AUTH_INVALID_OPTION, MCP_AUTH_MISSING_CREDENTIALS } from '../plugins/auth/errors.js'
@@ -88,12 +88,14 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     }
     throw error
   })
-  fastify.addHook('onRequest', async function checkProtocolVersion (request, reply) {
+  fastify.addHook('onRequest', function checkProtocolVersion (request, reply, done) {
     const version = request.headers['mcp-protocol-version']
     if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
-      return sendJsonRpcError(reply, 400, JsonRpcCode.ServerError,
+      sendJsonRpcError(reply, 400, JsonRpcCode.ServerError,
         `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`)
+      return
     }
+    done()
   })
 
   function principalOf (request: FastifyRequest): Principal {
@@ -118,9 +120,10 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
       const principal = principalOf(request)
       const parsed = parseMessages(request.body, options.maxBatchSize)
       if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
-      const transport = await pool.transportFor(principal)
+      const transport = pool.transportFor(principal)
+      const ready = transport instanceof Promise ? await transport : transport
       const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
-      return answer(reply, parsed.batch, transport.dispatch(parsed.messages, extra))
+      return answer(reply, parsed.batch, ready.dispatch(parsed.messages, extra))
     })
     const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
       sendJsonRpcError(reply.header('allow', 'POST'), 405, JsonRpcCode.ServerError, 'Method Not Allowed: this server is stateless; use POST')
@@ -154,7 +157,8 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
     const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
 
-    if (parsed.messages.some((message) => isInitializeRequest(message))) {
+    // The initialize handler validates the rest of the request.
+    if (parsed.messages.some((message) => 'method' in message && message.method === 'initialize')) {
       if (request.headers[SESSION_HEADER] !== undefined) {
         return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must not carry an Mcp-Session-Id')
       }

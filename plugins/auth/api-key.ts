@@ -5,7 +5,7 @@ import { accepted, invalid, missing, quote, type Authenticator } from './authent
 import { SecretSet, sha256 } from './compare.js'
 import { addAuthHook } from './hook.js'
 import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from './options.js'
-import type { Principal } from './principal.js'
+import { frozenPrincipal, type Principal } from './principal.js'
 
 const keySchema = z.strictObject({
   id: z.string().min(1),
@@ -31,7 +31,7 @@ export function createApiKeyAuthenticator (_fastify: FastifyInstance | undefined
   const headerName = header.toLowerCase()
   const secrets = new SecretSet<Principal>(keys.map((entry) => ({
     digest: entry.sha256 !== undefined ? Buffer.from(entry.sha256, 'hex') : sha256(entry.key ?? ''),
-    value: Object.freeze({ id: entry.id, strategy: 'api-key', permissions: [...entry.permissions] })
+    value: frozenPrincipal({ id: entry.id, strategy: 'api-key', permissions: [...entry.permissions] })
   })))
   const challenge = `ApiKey realm=${quote(realm)}, header=${quote(headerName)}`
 
@@ -43,7 +43,7 @@ export function createApiKeyAuthenticator (_fastify: FastifyInstance | undefined
       // A repeated header arrives as an array: ambiguous, so refused.
       if (typeof presented !== 'string') return invalid
       const principal = secrets.match(presented)
-      return principal === undefined ? invalid : accepted({ ...principal, permissions: [...principal.permissions] })
+      return principal === undefined ? invalid : accepted(principal)
     },
     challenge: () => challenge
   }

@@ -9,7 +9,7 @@ import { addAuthHook } from './hook.js'
 import { KdfLimiter, MCP_AUTH_BUSY } from './kdf-limiter.js'
 import { parseOptions, permissionsSchema } from './options.js'
 import { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js'
-import type { Principal } from './principal.js'
+import { frozenPrincipal, type Principal } from './principal.js'
 
 const userSchema = z.strictObject({
   username: z.string().min(1).refine((name) => !name.includes(':'), 'a user name cannot contain ":" (RFC 7617)'),
@@ -51,7 +51,7 @@ class InvalidCredentials extends Error {}
 export async function createBasicAuthenticator (fastify: FastifyInstance, options: BasicOptions): Promise<Authenticator> {
   const parsed = parseOptions('basic', basicOptionsSchema, options)
   const users = new Map<string, User>(parsed.users.map((user) => [user.username.normalize('NFC'), {
-    principal: Object.freeze({ id: user.username, strategy: 'basic', permissions: [...user.permissions] }),
+    principal: frozenPrincipal({ id: user.username, strategy: 'basic', permissions: [...user.permissions] }),
     hash: parsePasswordHash(user.passwordHash) as PasswordHash,
     hashText: user.passwordHash
   }]))
@@ -93,7 +93,7 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
         const principal = verdicts.get(request)
         verdicts.delete(request)
         if (error === undefined && principal !== undefined) {
-          resolve(accepted({ ...principal, permissions: [...principal.permissions] }))
+          resolve(accepted(principal))
         } else if (error instanceof MCP_AUTH_BUSY) {
           reply.header('retry-after', '1')
           reject(error)

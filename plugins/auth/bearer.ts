@@ -6,7 +6,7 @@ import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator
 import { SecretSet, sha256 } from './compare.js'
 import { addAuthHook } from './hook.js'
 import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from './options.js'
-import type { Principal } from './principal.js'
+import { frozenPrincipal, type Principal } from './principal.js'
 
 const tokenSchema = z.strictObject({
   id: z.string().min(1),
@@ -36,7 +36,7 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
   const { realm, tokens } = parseOptions('bearer', bearerOptionsSchema, options)
   const secrets = new SecretSet<Principal>(tokens.map((entry) => ({
     digest: entry.sha256 !== undefined ? Buffer.from(entry.sha256, 'hex') : sha256(entry.token ?? ''),
-    value: Object.freeze({ id: entry.id, strategy: 'bearer', permissions: [...entry.permissions] })
+    value: frozenPrincipal({ id: entry.id, strategy: 'bearer', permissions: [...entry.permissions] })
   })))
   // What the auth callback found, per request: it only answers yes or no to the library.
   const verdicts = new WeakMap<FastifyRequest, Principal | null>()
@@ -68,7 +68,7 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
         const verdict = verdicts.get(request)
         verdicts.delete(request)
         if (error === undefined && verdict) {
-          resolve(accepted({ ...verdict, permissions: [...verdict.permissions] }))
+          resolve(accepted(verdict))
           return
         }
         // The library sets 401 on the reply; another strategy may still accept the request.

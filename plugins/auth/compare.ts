@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 
 export function sha256 (value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest()
+  return hash('sha256', value, 'buffer')
 }
 
 /**

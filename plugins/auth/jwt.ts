@@ -5,7 +5,7 @@ import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator
 import { addAuthHook } from './hook.js'
 import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
 import { parseOptions } from './options.js'
-import type { Principal } from './principal.js'
+import { frozenPrincipal, type Principal } from './principal.js'
 
 export { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
 
@@ -21,14 +21,13 @@ export function permissionsFrom (claims: Record<string, unknown>, claim: string)
 }
 
 function principalFrom (claims: Record<string, unknown>, options: ParsedJwtOptions): Principal {
-  const principal: Principal = {
+  return frozenPrincipal({
     id: String(claims.sub),
     strategy: 'jwt',
     permissions: permissionsFrom(claims, options.permissionsClaim),
-    claims
-  }
-  if (typeof claims.exp === 'number') principal.expiresAt = claims.exp
-  return principal
+    claims,
+    ...(typeof claims.exp === 'number' ? { expiresAt: claims.exp } : {})
+  })
 }
 
 let namespaces = 0

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { accepted, type Authenticator } from './authenticator.js'
 import { addAuthHook } from './hook.js'
 import { parseOptions, permissionsSchema } from './options.js'
+import { frozenPrincipal } from './principal.js'
 
 export const noneOptionsSchema = z.strictObject({
   permissions: permissionsSchema.default(['*'])
@@ -14,9 +15,10 @@ export type NoneOptions = z.input<typeof noneOptionsSchema>
 /** No authentication: every request acts as `anonymous`. For local development on loopback only. */
 export function createNoneAuthenticator (_fastify: FastifyInstance | undefined, options: NoneOptions = {}): Authenticator {
   const { permissions } = parseOptions('none', noneOptionsSchema, options)
+  const anonymous = frozenPrincipal({ id: 'anonymous', strategy: 'none', permissions: [...permissions] })
   return {
     strategy: 'none',
-    authenticate: () => accepted({ id: 'anonymous', strategy: 'none', permissions: [...permissions] }),
+    authenticate: () => accepted(anonymous),
     challenge: () => ''
   }
 }

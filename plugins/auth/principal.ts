@@ -1,17 +1,23 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 
-/** Who a request acts for. Every strategy produces exactly this shape. */
+/** Who a request acts for. Every strategy produces exactly this shape; it is never mutated. */
 export interface Principal {
   /** Stable identifier: the key id, token id, user name or JWT `sub`. */
-  id: string
+  readonly id: string
   /** The strategy that authenticated the request (`api-key`, `bearer`, `basic`, `jwt`, `none`). */
-  strategy: string
+  readonly strategy: string
   /** Granted permissions, for example `calculator:add`, `calculator:*` or `*`. */
-  permissions: string[]
+  readonly permissions: readonly string[]
   /** When the credential stops being valid, in seconds since the epoch. */
-  expiresAt?: number
+  readonly expiresAt?: number
   /** Verified token claims, for strategies that have them. */
-  claims?: Record<string, unknown>
+  readonly claims?: Readonly<Record<string, unknown>>
+}
+
+/** Freezes a principal (and its permission list) so strategies can hand out one shared object. */
+export function frozenPrincipal (principal: Principal): Principal {
+  Object.freeze(principal.permissions)
+  return Object.freeze(principal)
 }
 
 declare module 'fastify' {
@@ -26,14 +32,18 @@ export function principalKey (principal: Principal): string {
   return `${principal.strategy}:${principal.id}`
 }
 
-/** The principal as the MCP SDK hands it to tools: `extra.authInfo`. */
+const authInfos = new WeakMap<Principal, AuthInfo>()
+
+/**
+ * The principal as the MCP SDK hands it to tools: `extra.authInfo`. The credential itself is never
+ * passed on (`token` is empty). Built once per principal object: static strategies share theirs.
+ */
 export function toAuthInfo (principal: Principal): AuthInfo {
-  const info: AuthInfo = {
-    token: '',
-    clientId: principal.id,
-    scopes: principal.permissions,
-    extra: { principal }
+  let info = authInfos.get(principal)
+  if (info === undefined) {
+    info = { token: '', clientId: principal.id, scopes: [...principal.permissions], extra: { principal } }
+    if (principal.expiresAt !== undefined) info.expiresAt = principal.expiresAt
+    authInfos.set(principal, Object.freeze(info))
   }
-  if (principal.expiresAt !== undefined) info.expiresAt = principal.expiresAt
   return info
 }
