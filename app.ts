@@ -22,6 +22,7 @@ function mcpOptions (config: Config, extra: BuildAppOptions['mcp']): McpRoutesOp
     sessions: config.mcp.sessions,
     sessionIdleTimeout: config.mcp.sessionIdleTimeout,
     maxSessions: config.mcp.maxSessions,
+    fastToolCalls: config.mcp.fastToolCalls,
     allowedHosts: config.mcp.allowedHosts ?? (loopback ? [...LOOPBACK_HOSTS] : undefined),
     allowedOrigins: [...(config.mcp.allowedOrigins ?? (loopback ? LOOPBACK_ORIGINS : [])), ...publicOrigin],
     ...extra

@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { principalKey, type Principal } from '../plugins/auth/principal.js'
+import { FastToolCaller } from './fast-tool-call.js'
 import { HttpMultiplexTransport } from './transport.js'
 
 interface Entry {
@@ -22,10 +23,12 @@ export class ServerPool {
   readonly #entries = new Map<string, Slot>()
   readonly #createServer: (principal: Principal) => McpServer
   readonly #maxServers: number
+  readonly #fastToolCalls: boolean
 
-  constructor (createServer: (principal: Principal) => McpServer, maxServers: number) {
+  constructor (createServer: (principal: Principal) => McpServer, maxServers: number, fastToolCalls = true) {
     this.#createServer = createServer
     this.#maxServers = maxServers
+    this.#fastToolCalls = fastToolCalls
   }
 
   get size (): number {
@@ -63,6 +66,7 @@ export class ServerPool {
     const server = this.#createServer(principal)
     const transport = new HttpMultiplexTransport()
     await server.connect(transport)
+    if (this.#fastToolCalls) transport.setFastPath(new FastToolCaller(server))
     return { server, transport }
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { FastToolCaller } from './fast-tool-call.js'
 import { HttpMultiplexTransport } from './transport.js'
 
 export interface Session {
@@ -20,6 +21,8 @@ export interface SessionStoreOptions {
   maxSessions: number
   keepAliveInterval?: number
   now?: () => number
+  /** Serve eligible tools/call requests on the fast path (default true). */
+  fastToolCalls?: boolean
 }
 
 /**
@@ -32,6 +35,7 @@ export class SessionStore {
   readonly #maxSessions: number
   readonly #keepAliveInterval: number
   readonly #now: () => number
+  readonly #fastToolCalls: boolean
   readonly #sweeper: NodeJS.Timeout
 
   constructor (options: SessionStoreOptions) {
@@ -39,6 +43,7 @@ export class SessionStore {
     this.#maxSessions = options.maxSessions
     this.#keepAliveInterval = options.keepAliveInterval ?? 25_000
     this.#now = options.now ?? Date.now
+    this.#fastToolCalls = options.fastToolCalls ?? true
     this.#sweeper = setInterval(() => { void this.sweep() }, Math.max(1000, Math.min(this.#idleTimeout, 60_000)))
     this.#sweeper.unref()
   }
@@ -58,6 +63,7 @@ export class SessionStore {
     transport.setOutboundSink((message) => writeEvent(session, message))
     this.#sessions.set(id, session)
     await server.connect(transport)
+    if (this.#fastToolCalls) transport.setFastPath(new FastToolCaller(server))
     return session
   }
 

@@ -1,5 +1,6 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js'
+import type { FastToolCaller } from './fast-tool-call.js'
 
 // Messages reaching this transport are already valid JSON-RPC: client messages were checked
 // against the SDK's schema by the route, and server messages come from the SDK. So a property
@@ -42,11 +43,20 @@ export class HttpMultiplexTransport implements Transport {
   /** Caller id → internal id, kept only when one client owns the transport (so cancellations can be mapped). */
   readonly #byOriginalId: Map<RequestId, number> | undefined
   #sink: OutboundSink | undefined
+  #fastPath: FastToolCaller | undefined
+  /** Caller id → abort, for calls on the fast path (single-client transports only). */
+  readonly #fastCalls: Map<RequestId, () => void> | undefined
   #closed = false
 
   constructor (options: { sessionId?: string, singleClient?: boolean } = {}) {
     if (options.sessionId !== undefined) this.sessionId = options.sessionId
     this.#byOriginalId = options.singleClient === true ? new Map() : undefined
+    this.#fastCalls = options.singleClient === true ? new Map() : undefined
+  }
+
+  /** Serves eligible `tools/call` requests directly (see fast-tool-call.ts). */
+  setFastPath (fastPath: FastToolCaller | undefined): void {
+    this.#fastPath = fastPath
   }
 
   /** Routes server-initiated messages (for example to a session's SSE stream); undefined drops them. */
@@ -60,7 +70,7 @@ export class HttpMultiplexTransport implements Transport {
   }
 
   get trackedIdCount (): number {
-    return this.#byOriginalId?.size ?? 0
+    return (this.#byOriginalId?.size ?? 0) + (this.#fastCalls?.size ?? 0)
   }
 
   async start (): Promise<void> {}
@@ -80,7 +90,7 @@ export class HttpMultiplexTransport implements Transport {
     const pending: Array<Promise<JSONRPCResponse>> = []
     for (const message of messages) {
       if (isRequest(message)) {
-        pending.push(this.#forwardRequest(message, extra))
+        pending.push(this.#callFast(message, extra) ?? this.#forwardRequest(message, extra))
       } else if ('method' in message && message.method === 'notifications/cancelled') {
         this.#forwardCancellation(message.params, extra)
       } else {
@@ -122,9 +132,25 @@ export class HttpMultiplexTransport implements Transport {
     })
   }
 
+  #callFast (request: JSONRPCRequest, extra: MessageExtraInfo): Promise<JSONRPCResponse> | undefined {
+    if (this.#fastPath === undefined) return undefined
+    let controller: AbortController | undefined
+    const signal = (): AbortSignal => (controller ??= new AbortController()).signal
+    const response = this.#fastPath.tryCall(request, { requestId: this.#nextId++, sessionId: this.sessionId, extra, signal })
+    if (response === undefined || this.#fastCalls === undefined) return response
+    const fastCalls = this.#fastCalls
+    fastCalls.set(request.id, () => signal() && controller?.abort())
+    return response.finally(() => fastCalls.delete(request.id))
+  }
+
   #forwardCancellation (params: Record<string, unknown> | undefined, extra: MessageExtraInfo): void {
     const requestId = params?.requestId
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return
+    const abortFast = this.#fastCalls?.get(requestId)
+    if (abortFast !== undefined) {
+      abortFast()
+      return
+    }
     const internalId = this.#byOriginalId?.get(requestId)
     // Without a single owner a caller's id is ambiguous; a cancellation we cannot map is dropped.
     if (internalId === undefined) return

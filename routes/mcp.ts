@@ -20,6 +20,8 @@ export const mcpRoutesOptionsSchema = z.strictObject({
   maxSessions: z.number().int().positive().default(1000),
   /** Stateless: most per-principal servers kept (least recently used ones are dropped). */
   maxServers: z.number().int().positive().default(1000),
+  /** Serve plain tools/call requests without the SDK's per-message machinery (see mcp/fast-tool-call.ts). */
+  fastToolCalls: z.boolean().default(true),
   /** Most messages in one JSON-RPC batch. */
   maxBatchSize: z.number().int().positive().default(100),
   allowedHosts: z.array(z.string()).optional(),
@@ -113,7 +115,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
   }
 
   if (options.sessions === 'stateless') {
-    const pool = new ServerPool((principal) => createServer({ principal }), options.maxServers)
+    const pool = new ServerPool((principal) => createServer({ principal }), options.maxServers, options.fastToolCalls)
     fastify.addHook('onClose', async () => pool.close())
 
     fastify.post(options.path, async function mcpPost (request, reply) {
@@ -135,6 +137,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
   const store = options.sessionStore ?? new SessionStore({
     idleTimeout: options.sessionIdleTimeout,
     maxSessions: options.maxSessions,
+    fastToolCalls: options.fastToolCalls,
     ...(options.now === undefined ? {} : { now: options.now })
   })
   fastify.addHook('onClose', async () => store.close())
