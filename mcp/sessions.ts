@@ -68,11 +68,11 @@ export class SessionStore {
   }
 
   /** The live session with this id if `owner` owns it; unknown, expired and foreign ids look alike. */
-  async get (id: string, owner: string): Promise<Session | undefined> {
+  get (id: string, owner: string): Session | undefined {
     const session = this.#sessions.get(id)
     if (session === undefined) return undefined
     if (this.#isExpired(session)) {
-      await this.delete(id)
+      void this.delete(id)
       return undefined
     }
     if (session.owner !== owner) return undefined

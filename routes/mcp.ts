@@ -143,13 +143,13 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
   fastify.addHook('onClose', async () => store.close())
 
   /** The caller's session, or undefined after a 400/404 reply has been sent. */
-  async function sessionOf (request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<Session | undefined> {
+  function sessionOf (request: FastifyRequest, reply: FastifyReply, principal: Principal): Session | undefined {
     const id = request.headers[SESSION_HEADER]
     if (typeof id !== 'string' || id === '') {
       sendJsonRpcError(reply, 400, JsonRpcCode.ServerError, 'Bad Request: Mcp-Session-Id header is required')
       return undefined
     }
-    const session = await store.get(id, principalKey(principal))
+    const session = store.get(id, principalKey(principal))
     if (session === undefined) sendJsonRpcError(reply, 404, JsonRpcCode.SessionNotFound, 'Session not found')
     return session
   }
@@ -176,7 +176,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
       return answer(reply, parsed.batch, session.transport.dispatch(parsed.messages, extra))
     }
 
-    const session = await sessionOf(request, reply, principal)
+    const session = sessionOf(request, reply, principal)
     if (session === undefined) return reply
     reply.header(SESSION_HEADER, session.id)
     return answer(reply, parsed.batch, session.transport.dispatch(parsed.messages, extra))
@@ -187,7 +187,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     if (request.headers.accept?.includes('text/event-stream') !== true) {
       return sendJsonRpcError(reply, 406, JsonRpcCode.ServerError, 'Not Acceptable: GET requires Accept: text/event-stream')
     }
-    const session = await sessionOf(request, reply, principal)
+    const session = sessionOf(request, reply, principal)
     if (session === undefined) return reply
     if (!store.attachStream(session, reply.raw)) {
       return sendJsonRpcError(reply, 409, JsonRpcCode.ServerError, 'Conflict: this session already has an open stream')
@@ -208,7 +208,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
 
   fastify.delete(options.path, async function mcpEndSession (request, reply) {
     const principal = principalOf(request)
-    const session = await sessionOf(request, reply, principal)
+    const session = sessionOf(request, reply, principal)
     if (session === undefined) return reply
     await store.delete(session.id)
     return reply.code(204).send()

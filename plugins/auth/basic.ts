@@ -7,6 +7,7 @@ import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator
 import { CredentialCache } from './credential-cache.js'
 import { addAuthHook } from './hook.js'
 import { KdfLimiter, MCP_AUTH_BUSY } from './kdf-limiter.js'
+import { SingleFlight } from './single-flight.js'
 import { parseOptions, permissionsSchema } from './options.js'
 import { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js'
 import { frozenPrincipal, type Principal } from './principal.js'
@@ -61,6 +62,9 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
   const cache = new CredentialCache<Principal>(parsed.cacheTtl, parsed.cacheSize)
   const limiter = new KdfLimiter(parsed.kdfConcurrency, parsed.kdfQueue)
   const verdicts = new WeakMap<FastifyRequest, Principal>()
+  // When a cached entry expires under load, the many requests that carry the same credentials
+  // wait for one KDF run instead of each starting their own.
+  const checks = new SingleFlight<boolean>()
 
   async function validate (username: string, password: string, request: FastifyRequest): Promise<void> {
     const user = users.get(username.normalize('NFC'))
@@ -70,7 +74,7 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
       verdicts.set(request, cached)
       return
     }
-    const matches = await limiter.run(() => verifyPassword(password, user?.hash ?? dummy))
+    const matches = await checks.run(cacheKey, () => limiter.run(() => verifyPassword(password, user?.hash ?? dummy)))
     if (user === undefined || !matches) throw new InvalidCredentials()
     cache.set(cacheKey, user.principal)
     verdicts.set(request, user.principal)

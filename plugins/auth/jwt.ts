@@ -78,6 +78,18 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
     return typeof kid === 'string' ? verifiers.get(kid) : undefined
   }
 
+  // fast-jwt's cache hands back the same claims object for a token it verified before (and only
+  // while the token is valid), so the principal built from it can be reused too.
+  const principals = new WeakMap<object, Principal>()
+  function principalFor (claims: Record<string, unknown>): Principal {
+    let principal = principals.get(claims)
+    if (principal === undefined) {
+      principal = principalFrom(claims, parsed)
+      principals.set(claims, principal)
+    }
+    return principal
+  }
+
   async function authenticate (request: FastifyRequest): Promise<AuthOutcome> {
     let token: string
     try {
@@ -89,7 +101,7 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
       const verifier = verifierFor(token)
       if (verifier === undefined) return invalid
       const claims = await verifier.verify<Record<string, unknown>>(token)
-      return accepted(principalFrom(claims, parsed))
+      return accepted(principalFor(claims))
     } catch (error) {
       const code = (error as { code?: string }).code
       request.log.debug({ event: 'auth', strategy: 'jwt', code }, 'token refused')

@@ -4,6 +4,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../plugins/auth/password-hash.js'
 import { KdfLimiter } from '../../plugins/auth/kdf-limiter.js'
 import { CredentialCache } from '../../plugins/auth/credential-cache.js'
+import { SingleFlight } from '../../plugins/auth/single-flight.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'
 import { BASIC_PASSWORD, BASIC_USER, FAST_SCRYPT, basicHeader } from '../helpers/credentials.js'
 import { listen, testConfig } from '../helpers/server.js'
@@ -128,12 +129,30 @@ t.test('KDF work is bounded: past the queue a check is refused with 503 and Retr
   const wrong = { authorization: basicHeader(BASIC_USER, 'wrong') }
   const running = app.inject({ url: '/', headers: wrong })
   await firstEntered
-  const refused = await app.inject({ url: '/', headers: wrong })
+  // Another password: the same one would share the running check rather than need a slot.
+  const refused = await app.inject({ url: '/', headers: { authorization: basicHeader(BASIC_USER, 'another wrong one') } })
   t.equal(refused.statusCode, 503, 'a check beyond the bound is refused while the first runs')
   t.equal(refused.headers['retry-after'], '1')
   t.match(refused.json(), { statusCode: 503, code: 'MCP_AUTH_BUSY', message: /retry shortly/ })
   open()
   t.equal((await running).statusCode, 401, 'the running check completes normally')
+})
+
+t.test('concurrent checks of the same credentials share one KDF run', async (t) => {
+  const flights = new SingleFlight<boolean>()
+  let runs = 0
+  let release!: (value: boolean) => void
+  const work = () => { runs++; return new Promise<boolean>((resolve) => { release = resolve }) }
+  const first = flights.run('k', work)
+  const second = flights.run('k', work)
+  const other = flights.run('other', async () => false)
+  t.equal(first, second, 'the same promise')
+  t.equal(runs, 1)
+  release(true)
+  t.same(await Promise.all([first, second, other]), [true, true, false])
+  t.equal(flights.size, 0, 'nothing kept once settled')
+  await flights.run('k', async () => { runs++; return true })
+  t.equal(runs, 2, 'a later check runs again')
 })
 
 t.test('the credential cache: keyed by user, password and stored hash; entries expire; bounded', async (t) => {
