@@ -11,6 +11,8 @@ export interface LoadSpec {
   connections: number
   /** Seconds. */
   duration: number
+  /** Basic credentials for this user with a fresh wrong password on every request (a flood). */
+  floodUser?: string
 }
 
 export interface LoadResult {
@@ -23,12 +25,15 @@ export interface LoadResult {
 }
 
 const LUA = fileURLToPath(new URL('../../bench/post.lua', import.meta.url))
+const FLOOD_LUA = fileURLToPath(new URL('../../bench/flood.lua', import.meta.url))
 
 /** wrk (C, one thread): leaves more of a 2-core machine to the server than a Node load generator. */
 async function runWrk (spec: LoadSpec): Promise<LoadResult> {
-  const child = spawn('wrk', ['-t1', `-c${spec.connections}`, `-d${spec.duration}s`, '-s', LUA, spec.url], {
+  const script = spec.floodUser === undefined ? LUA : FLOOD_LUA
+  const child = spawn('wrk', ['-t1', `-c${spec.connections}`, `-d${spec.duration}s`, '-s', script, spec.url], {
     env: {
       ...process.env,
+      FLOOD_USER: spec.floodUser ?? '',
       WRK_BODY: spec.body,
       WRK_HEADERS: Object.entries(spec.headers).map(([name, value]) => `${name}: ${value}`).join('\n')
     },
@@ -51,13 +56,25 @@ async function runWrk (spec: LoadSpec): Promise<LoadResult> {
 }
 
 async function runAutocannon (spec: LoadSpec): Promise<LoadResult> {
+  let counter = 0
+  const floodUser = spec.floodUser
   const result = await autocannon({
     url: spec.url,
     method: 'POST',
     body: spec.body,
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...spec.headers },
     connections: spec.connections,
-    duration: spec.duration
+    duration: spec.duration,
+    ...(floodUser === undefined
+      ? {}
+      : {
+          requests: [{
+            setupRequest: (request) => ({
+              ...request,
+              headers: { ...request.headers, authorization: 'Basic ' + Buffer.from(`${floodUser}:wrong-${++counter}-${Math.random()}`).toString('base64') }
+            })
+          }]
+        })
   })
   const requests = result.requests.total
   return {
