@@ -1,9 +1,13 @@
 import { STATUS_CODES } from 'node:http'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { chosenStrategies, isLoopback, type Config } from './config/schema.js'
 import { configuredAuth } from './plugins/auth/configured.js'
 import { LOOPBACK_HOSTS, LOOPBACK_ORIGINS } from './plugins/origin-host.js'
 import healthRoutes from './routes/health.js'
+import wellKnownRoutes, { resourceMetadataUrl, type ProtectedResourceOptions } from './routes/well-known.js'
+import { calculatorTools } from './mcp/calculator.js'
+import { ToolAccess } from './mcp/tool-access.js'
+import type { DeploymentContext } from './plugins/auth/authenticator.js'
 import { mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
 import { safeRequestSerializer, redactedPaths } from './plugins/logging.js'
 
@@ -14,7 +18,23 @@ export interface BuildAppOptions {
   mcp?: Pick<McpRoutesOptions, 'createServer' | 'now' | 'sessionStore'>
 }
 
-function mcpOptions (config: Config, extra: BuildAppOptions['mcp']): McpRoutesOptions {
+/** Where RFC 9728 metadata is published: jwt deployments that name who issues their tokens. */
+function protectedResource (config: Config): ProtectedResourceOptions | undefined {
+  const jwt = config.auth.jwt
+  if (!chosenStrategies(config.auth.strategy).includes('jwt') || jwt === undefined) return undefined
+  const authorizationServers = jwt.authorizationServers ?? (jwt.issuer === undefined ? undefined : [jwt.issuer])
+  if (authorizationServers === undefined) return undefined
+  const permissions = new ToolAccess({ prefix: 'calculator', overrides: config.mcp.toolPermissions })
+  return {
+    publicUrl: config.server.publicUrl,
+    mcpPath: config.mcp.path,
+    authorizationServers,
+    scopes: [...new Set(calculatorTools.map((tool) => permissions.permissionFor(tool)))],
+    resourceName: 'fastify-mcp-auth calculator'
+  }
+}
+
+function mcpOptions (config: Config, extra: BuildAppOptions['mcp'], metadata: ProtectedResourceOptions | undefined): McpRoutesOptions {
   const loopback = isLoopback(config.server.host)
   const publicOrigin = config.server.publicUrl === undefined ? [] : [new URL(config.server.publicUrl).origin]
   return {
@@ -25,6 +45,8 @@ function mcpOptions (config: Config, extra: BuildAppOptions['mcp']): McpRoutesOp
     fastToolCalls: config.mcp.fastToolCalls,
     allowedHosts: config.mcp.allowedHosts ?? (loopback ? [...LOOPBACK_HOSTS] : undefined),
     allowedOrigins: [...(config.mcp.allowedOrigins ?? (loopback ? LOOPBACK_ORIGINS : [])), ...publicOrigin],
+    toolPermissions: config.mcp.toolPermissions,
+    ...(metadata === undefined ? {} : { resourceMetadataUrl: (request: FastifyRequest) => resourceMetadataUrl(request, metadata) }),
     ...extra
   }
 }
@@ -49,10 +71,16 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     return reply.code(status).send({ statusCode: status, code: error.code, error: STATUS_CODES[status], message: error.message })
   })
 
+  const metadata = protectedResource(config)
+  const context: DeploymentContext = metadata === undefined
+    ? {}
+    : { resourceMetadataUrl: (request) => resourceMetadataUrl(request, metadata), challengeScopes: metadata.scopes }
+
   await app.register(healthRoutes)
+  if (metadata !== undefined) await app.register(wellKnownRoutes, metadata)
   await app.register(async function protectedMcp (scope) {
-    await scope.register(configuredAuth, config.auth)
-    await scope.register(mcpRoutes, mcpOptions(config, options.mcp))
+    await scope.register(configuredAuth, { auth: config.auth, context })
+    await scope.register(mcpRoutes, mcpOptions(config, options.mcp, metadata))
   })
 
   if (chosenStrategies(config.auth.strategy).includes('none')) {

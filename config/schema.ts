@@ -34,6 +34,8 @@ const mcpSchema = z.strictObject({
   sessions: z.enum(['stateless', 'stateful']).default('stateless'),
   sessionIdleTimeout: duration.default(10 * 60_000),
   maxSessions: z.coerce.number().int().positive().default(1000),
+  /** The permission a tool requires, where it is not `calculator:<tool>`: { power: "calculator:advanced" }. */
+  toolPermissions: z.record(z.string(), z.string().min(1)).default({}),
   /** Serve plain tools/call requests on the fast path (true) or only through the SDK's Protocol. */
   fastToolCalls: z.boolean().default(true),
   /** Host header values accepted; default: loopback names when bound to loopback, otherwise any. */

@@ -1,4 +1,5 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 
@@ -43,7 +44,17 @@ const binaryTools: BinaryTool[] = [
 ]
 
 /** The calculator's tool names, in the order they are registered. */
-export const calculatorTools = [...binaryTools.map((tool) => tool.name), 'sqrt'] as const
+export const calculatorTools = [...binaryTools.map((tool) => tool.name), 'sqrt', 'whoami'] as const
+
+/** The principal a call acts for, as the route put it into `extra.authInfo`. */
+function principalOf (authInfo: AuthInfo | undefined): { id: string, strategy: string, permissions: string[] } {
+  const principal = authInfo?.extra?.principal as { id?: unknown, strategy?: unknown, permissions?: unknown } | undefined
+  return {
+    id: typeof principal?.id === 'string' ? principal.id : authInfo?.clientId ?? 'anonymous',
+    strategy: typeof principal?.strategy === 'string' ? principal.strategy : 'unknown',
+    permissions: Array.isArray(principal?.permissions) ? principal.permissions.filter((p): p is string => typeof p === 'string') : [...(authInfo?.scopes ?? [])]
+  }
+}
 
 /** Registers the calculator tools on an MCP server. */
 export function registerCalculatorTools (server: McpServer): void {
@@ -63,4 +74,14 @@ export function registerCalculatorTools (server: McpServer): void {
     outputSchema,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
   }, async ({ x }) => x < 0 ? toolError('Square root of a negative number: x must be 0 or more') : numberResult(Math.sqrt(x), '√x'))
+  server.registerTool('whoami', {
+    title: 'Who am I',
+    description: 'Who this connection acts for: principal id, strategy and permissions (never a credential). For debugging a client setup.',
+    inputSchema: {},
+    outputSchema: { id: z.string(), strategy: z.string(), permissions: z.array(z.string()) },
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
+  }, async (_args, extra) => {
+    const principal = principalOf(extra.authInfo)
+    return { content: [{ type: 'text', text: JSON.stringify(principal) }], structuredContent: principal }
+  })
 }

@@ -9,6 +9,9 @@ import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
 import { createCalculatorServer, type CreateMcpServer } from '../mcp/server.js'
 import { ServerPool } from '../mcp/server-pool.js'
 import { SessionStore, type Session } from '../mcp/sessions.js'
+import type { AccessCheck } from '../mcp/permissions.js'
+import { ToolAccess } from '../mcp/tool-access.js'
+import { exchange, type ExchangeContext } from './mcp-exchange.js'
 
 export const mcpRoutesOptionsSchema = z.strictObject({
   path: z.string().regex(/^\/.*/, 'expected a path starting with /').default('/mcp'),
@@ -26,6 +29,13 @@ export const mcpRoutesOptionsSchema = z.strictObject({
   maxBatchSize: z.number().int().positive().default(100),
   allowedHosts: z.array(z.string()).optional(),
   allowedOrigins: z.array(z.string()).optional(),
+  /** Permissions are `<permissionPrefix>:<tool>` unless `toolPermissions` names another for a tool. */
+  permissionPrefix: z.string().min(1).default('calculator'),
+  toolPermissions: z.record(z.string(), z.string().min(1)).default({}),
+  /** Replaces the permission check (principal, tool, permission) => boolean | Promise<boolean>; errors deny. */
+  accessCheck: z.custom<AccessCheck>((value) => typeof value === 'function', 'expected a function').optional(),
+  /** The RFC 9728 metadata URL for a request, named in 403 challenges. */
+  resourceMetadataUrl: z.custom<(request: FastifyRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
   /** Stateful: a session store to use instead of a new one (to read its state from outside). */
   sessionStore: z.instanceof(SessionStore).optional(),
   /** A clock for session expiry, for tests. */
@@ -106,12 +116,9 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     return request.principal
   }
 
-  async function answer (reply: FastifyReply, batch: boolean, dispatch: Promise<unknown[]>): Promise<FastifyReply> {
-    const responses = await dispatch
-    if (responses.length === 0) return reply.code(202).send()
-    return reply
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(JSON.stringify(batch ? responses : responses[0]))
+  const exchangeContext: ExchangeContext = {
+    access: new ToolAccess({ prefix: options.permissionPrefix, overrides: options.toolPermissions, check: options.accessCheck }),
+    resourceMetadataUrl: options.resourceMetadataUrl
   }
 
   if (options.sessions === 'stateless') {
@@ -125,7 +132,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
       const transport = pool.transportFor(principal)
       const ready = transport instanceof Promise ? await transport : transport
       const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
-      return answer(reply, parsed.batch, ready.dispatch(parsed.messages, extra))
+      return await exchange(request, reply, principal, parsed, ready, extra, exchangeContext)
     })
     const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
       sendJsonRpcError(reply.header('allow', 'POST'), 405, JsonRpcCode.ServerError, 'Method Not Allowed: this server is stateless; use POST')
@@ -173,13 +180,13 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
         return sendJsonRpcError(reply.header('retry-after', '60'), 503, JsonRpcCode.ServerError, 'Service Unavailable: too many sessions, try again later')
       }
       reply.header(SESSION_HEADER, session.id)
-      return answer(reply, parsed.batch, session.transport.dispatch(parsed.messages, extra))
+      return await exchange(request, reply, principal, parsed, session.transport, extra, exchangeContext)
     }
 
     const session = sessionOf(request, reply, principal)
     if (session === undefined) return reply
     reply.header(SESSION_HEADER, session.id)
-    return answer(reply, parsed.batch, session.transport.dispatch(parsed.messages, extra))
+    return await exchange(request, reply, principal, parsed, session.transport, extra, exchangeContext)
   })
 
   fastify.get(options.path, async function mcpStream (request, reply) {

@@ -12,14 +12,22 @@ export interface Authenticator {
   readonly strategy: string
   authenticate (request: FastifyRequest, reply: FastifyReply): AuthOutcome | Promise<AuthOutcome>
   /** The `WWW-Authenticate` challenge this strategy answers a failure with. */
-  challenge (reason: FailureReason): string
+  challenge (reason: FailureReason, request: FastifyRequest): string
+}
+
+/** What a strategy may need to know about the deployment beyond its own options. */
+export interface DeploymentContext {
+  /** The RFC 9728 protected resource metadata URL for a request, when the deployment publishes one. */
+  resourceMetadataUrl?: ((request: FastifyRequest) => string) | undefined
+  /** The scopes a 401 challenge names (the tools' permissions). */
+  challengeScopes?: readonly string[] | undefined
 }
 
 /**
  * Builds a strategy's authenticator inside the plugin that uses it. `fastify` is that plugin's
  * instance, for strategies built on a Fastify plugin of their own (bearer, basic, jwt).
  */
-export type AuthenticatorFactory<O> = (fastify: FastifyInstance, options: O) => Authenticator | Promise<Authenticator>
+export type AuthenticatorFactory<O> = (fastify: FastifyInstance, options: O, context?: DeploymentContext) => Authenticator | Promise<Authenticator>
 
 export const missing: AuthOutcome = Object.freeze({ ok: false, reason: 'missing_credentials' })
 export const invalid: AuthOutcome = Object.freeze({ ok: false, reason: 'invalid_credentials' })

@@ -35,7 +35,7 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
         request.principal = outcome.principal
         return true
       }
-      challenges.push(authenticator.challenge(outcome.reason))
+      challenges.push(authenticator.challenge(outcome.reason, request))
       if (reason === 'missing_credentials' && outcome.reason !== 'missing_credentials') {
         reason = outcome.reason
         failedStrategy = authenticator.strategy

@@ -32,24 +32,41 @@ const keySchema = z.strictObject({
 }).refine((key) => (key.secret === undefined) !== (key.publicKey === undefined), { message: 'give exactly one of secret or publicKey' })
   .refine((key) => key.privateKey === undefined || key.publicKey !== undefined, { message: 'privateKey goes with publicKey', path: ['privateKey'] })
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+
 export const jwtOptionsSchema = z.strictObject({
   realm: z.string().min(1).default('mcp'),
-  algorithms: z.array(algorithmSchema).min(1).default(['HS256']),
+  /** Default: HS256 with a secret, RS256 with public keys or a JWKS. */
+  algorithms: z.array(algorithmSchema).min(1).optional(),
   secret: hmacSecret.optional(),
   publicKey: publicKeyPem.optional(),
   privateKey: privateKeyPem.optional(),
   /** Several keys live at once, for rotation: the token header's `kid` picks one; the first one signs. */
   keys: z.array(keySchema).min(1).optional(),
+  /** An identity provider's key set, fetched with get-jwks. Needs `issuer`; never taken from a token. */
+  jwksUrl: httpUrl.optional(),
+  /** How long fetched keys are kept before they are fetched again. */
+  jwksCacheTtl: duration.default(10 * 60_000),
+  /** At most one fetch per this interval for a `kid` the key set did not have (so random kids cannot flood the provider). */
+  jwksRefetchInterval: duration.default(30_000),
+  /** For RFC 9728 metadata: the servers that issue tokens for this resource. Default: [issuer]. */
+  authorizationServers: z.array(httpUrl).min(1).optional(),
   issuer: z.string().min(1).optional(),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   clockTolerance: duration.default(30_000),
   maxAge: duration.optional(),
   permissionsClaim: z.string().min(1).default('permissions')
-}).superRefine((options, ctx) => {
-  const sources = [options.secret, options.publicKey, options.keys].filter((source) => source !== undefined).length
+}).transform((options) => ({
+  ...options,
+  algorithms: options.algorithms ?? (options.secret !== undefined || options.keys?.some((key) => key.secret !== undefined) === true ? ['HS256' as const] : ['RS256' as const])
+})).superRefine((options, ctx) => {
+  const sources = [options.secret, options.publicKey, options.keys, options.jwksUrl].filter((source) => source !== undefined).length
   if (sources !== 1) {
-    ctx.addIssue({ code: 'custom', message: 'give exactly one of secret, publicKey or keys' })
+    ctx.addIssue({ code: 'custom', message: 'give exactly one of secret, publicKey, keys or jwksUrl' })
     return
+  }
+  if (options.jwksUrl !== undefined && options.issuer === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'jwksUrl needs issuer: tokens are only accepted from the issuer whose keys are fetched' })
   }
   if (options.privateKey !== undefined && options.publicKey === undefined) {
     ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'privateKey goes with publicKey' })
@@ -61,13 +78,13 @@ export const jwtOptionsSchema = z.strictObject({
   }
   const wantsHmac = hmac.length > 0
   const secrets = options.keys?.map((key, index) => ({ hmac: key.secret !== undefined, path: ['keys', index] })) ??
-    [{ hmac: options.secret !== undefined, path: [options.secret !== undefined ? 'secret' : 'publicKey'] }]
+    [{ hmac: options.secret !== undefined, path: [options.secret !== undefined ? 'secret' : options.jwksUrl !== undefined ? 'jwksUrl' : 'publicKey'] }]
   for (const key of secrets) {
     if (key.hmac !== wantsHmac) {
       ctx.addIssue({
         code: 'custom',
         path: key.path,
-        message: wantsHmac ? 'HS* algorithms need a secret, not a public key' : `${options.algorithms.join(', ')} need a publicKey, not a secret`
+        message: wantsHmac ? 'HS* algorithms need a secret, not a public key or key set' : `${options.algorithms.join(', ')} need a publicKey, not a secret`
       })
     }
   }
@@ -87,8 +104,9 @@ export interface VerificationKey {
   signingKey: string | undefined
 }
 
-/** The keys in the order they are tried for signing: the first one with signing material signs. */
+/** The keys in the order they are tried for signing: the first one with signing material signs. A JWKS has none here. */
 export function verificationKeys (options: ParsedJwtOptions): VerificationKey[] {
+  if (options.jwksUrl !== undefined) return []
   if (options.keys !== undefined) {
     return options.keys.map((key) => ({ kid: key.kid, key: key.secret ?? key.publicKey ?? '', signingKey: key.secret ?? key.privateKey }))
   }

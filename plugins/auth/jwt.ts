@@ -1,7 +1,8 @@
-import fastifyJwt, { type JWT } from '@fastify/jwt'
+import fastifyJwt, { type FastifyJWTOptions, type JWT } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from './authenticator.js'
+import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type DeploymentContext, type FailureReason } from './authenticator.js'
+import { createJwksKeyResolver } from './jwks.js'
 import { addAuthHook } from './hook.js'
 import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
 import { parseOptions } from './options.js'
@@ -32,14 +33,23 @@ function principalFrom (claims: Record<string, unknown>, options: ParsedJwtOptio
 
 let namespaces = 0
 
-/** One @fastify/jwt instance per key, each in a child context with a static key (so fast-jwt's verifier and cache apply). */
-async function registerVerifier (fastify: FastifyInstance, key: string, hmac: boolean, options: ParsedJwtOptions): Promise<JWT> {
+type KeyResolver = ReturnType<typeof createJwksKeyResolver>
+
+/**
+ * One @fastify/jwt instance per key, each in a child context (so its decorators cannot clash with
+ * a host app's), with a static key so fast-jwt's verifier and its cache apply. For a JWKS the
+ * key is a function of the token header; fast-jwt calls it with the decoded token (we only use
+ * the instance-level verify, never @fastify/jwt's request-level one, which passes the request).
+ */
+async function registerVerifier (fastify: FastifyInstance, key: string | KeyResolver, hmac: boolean, options: ParsedJwtOptions): Promise<JWT> {
   const namespace = `fastifyMcpAuth${++namespaces}`
+  const secret: FastifyJWTOptions['secret'] = typeof key === 'string'
+    ? (hmac ? key : { public: key }) // A public key alone puts @fastify/jwt in verify-only mode.
+    : async (decoded: FastifyRequest | Parameters<KeyResolver>[0]) => await key(decoded as Parameters<KeyResolver>[0])
   let decorator: JWT | undefined
   await fastify.register(async function jwtVerifier (child) {
     await child.register(fastifyJwt, {
-      // A public key alone puts @fastify/jwt in verify-only mode.
-      secret: hmac ? key : { public: key },
+      secret,
       namespace,
       decode: { complete: true },
       verify: {
@@ -58,16 +68,30 @@ async function registerVerifier (fastify: FastifyInstance, key: string, hmac: bo
   return decorator
 }
 
+function challengeFor (realm: string, reason: FailureReason, request: FastifyRequest, context: DeploymentContext): string {
+  const params = [`realm=${quote(realm)}`]
+  if (reason !== 'missing_credentials') params.push('error="invalid_token"')
+  if (reason === 'token_expired') params.push('error_description="token expired"')
+  if (context.resourceMetadataUrl !== undefined) params.push(`resource_metadata=${quote(context.resourceMetadataUrl(request))}`)
+  if (context.challengeScopes !== undefined && context.challengeScopes.length > 0) params.push(`scope=${quote(context.challengeScopes.join(' '))}`)
+  return `Bearer ${params.join(', ')}`
+}
+
 /**
  * Signed JWTs in `Authorization: Bearer`, verified by @fastify/jwt (fast-jwt) with pinned
- * algorithms, required `exp` and `sub`, optional `iss`/`aud` checks and a clock tolerance.
+ * algorithms, required `exp` and `sub`, optional `iss`/`aud` checks and a clock tolerance; keys
+ * from the config (rotated by `kid`) or from an identity provider's JWKS.
  */
-export async function createJwtAuthenticator (fastify: FastifyInstance, options: JwtOptions): Promise<Authenticator> {
+export async function createJwtAuthenticator (fastify: FastifyInstance, options: JwtOptions, context: DeploymentContext = {}): Promise<Authenticator> {
   const parsed = parseOptions('jwt', jwtOptionsSchema, options)
-  const keys = verificationKeys(parsed)
-  const verifiers = new Map<string | undefined, JWT>()
   const hmac = parsed.algorithms.every(isHmac)
-  for (const key of keys) verifiers.set(key.kid, await registerVerifier(fastify, key.key, hmac, parsed))
+  const verifiers = new Map<string | undefined, JWT>()
+  if (parsed.jwksUrl !== undefined) {
+    const resolver = createJwksKeyResolver({ jwksUrl: parsed.jwksUrl, cacheTtl: parsed.jwksCacheTtl, refetchInterval: parsed.jwksRefetchInterval })
+    verifiers.set(undefined, await registerVerifier(fastify, resolver, false, parsed))
+  } else {
+    for (const key of verificationKeys(parsed)) verifiers.set(key.kid, await registerVerifier(fastify, key.key, hmac, parsed))
+  }
   const first = verifiers.values().next().value as JWT
   const byKid = parsed.keys !== undefined
 
@@ -109,20 +133,18 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
     }
   }
 
-  const realm = `Bearer realm=${quote(parsed.realm)}`
   return {
     strategy: 'jwt',
     authenticate,
-    challenge: (reason: FailureReason) => {
-      if (reason === 'missing_credentials') return realm
-      if (reason === 'token_expired') return `${realm}, error="invalid_token", error_description="token expired"`
-      return `${realm}, error="invalid_token"`
-    }
+    challenge: (reason: FailureReason, request: FastifyRequest) => challengeFor(parsed.realm, reason, request, context)
   }
 }
 
-async function jwtAuthStrategy (fastify: FastifyInstance, options: JwtOptions): Promise<void> {
-  addAuthHook(fastify, [await createJwtAuthenticator(fastify, options)])
+/** Plugin options: the strategy's options, plus what it should say about the deployment in challenges. */
+export type JwtPluginOptions = JwtOptions & { deployment?: DeploymentContext }
+
+async function jwtAuthStrategy (fastify: FastifyInstance, { deployment, ...options }: JwtPluginOptions): Promise<void> {
+  addAuthHook(fastify, [await createJwtAuthenticator(fastify, options, deployment)])
 }
 
 /** JWT bearer tokens verified with @fastify/jwt; keys rotate through `keys[].kid`. */

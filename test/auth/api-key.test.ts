@@ -10,14 +10,14 @@ import { listen, testConfig } from '../helpers/server.js'
 const PRIMARY = 'primary-key-0123456789abcdefghijklmnop'
 const PREVIOUS = 'previous-key-9876543210zyxwvutsrqponm'
 
-function apiKeyConfig (sessions: 'stateless' | 'stateful') {
+function apiKeyConfig (sessions: 'stateless' | 'stateful', previousPermissions = ['calculator:*']) {
   return testConfig({
     auth: {
       strategy: 'api-key',
       apiKey: {
         keys: [
           { id: 'primary', key: '${CALCULATOR_API_KEY}', permissions: ['calculator:*'] },
-          { id: 'previous', sha256: sha256(PREVIOUS).toString('hex'), permissions: ['calculator:add'] }
+          { id: 'previous', sha256: sha256(PREVIOUS).toString('hex'), permissions: previousPermissions }
         ]
       }
     },
@@ -47,7 +47,7 @@ for (const sessions of ['stateless', 'stateful'] as const) {
       else t.equal(transport.sessionId, undefined, `${id}: no session in stateless mode`)
 
       const { tools } = await client.listTools()
-      t.same(tools.map((tool) => tool.name).sort(), ['add', 'divide', 'modulo', 'multiply', 'power', 'sqrt', 'subtract'], `${id}: 7 tools`)
+      t.same(tools.map((tool) => tool.name).sort(), ['add', 'divide', 'modulo', 'multiply', 'power', 'sqrt', 'subtract', 'whoami'], `${id}: 8 tools`)
 
       const results = {
         add: await callTool(client, 'add', { a: 5, b: 3 }),
@@ -82,7 +82,7 @@ for (const sessions of ['stateless', 'stateful'] as const) {
 }
 
 t.test('the principal reaches tools as extra.authInfo, id = key id, no credential', async (t) => {
-  const server = await listen(apiKeyConfig('stateless'), { mcp: { createServer: calculatorWithAuthEcho } })
+  const server = await listen(apiKeyConfig('stateless', ['calculator:add', 'calculator:auth-echo']), { mcp: { createServer: calculatorWithAuthEcho } })
   t.teardown(server.close)
   const { client, close } = await connect(server.url, { 'x-api-key': PREVIOUS })
   t.teardown(close)
@@ -90,8 +90,8 @@ t.test('the principal reaches tools as extra.authInfo, id = key id, no credentia
   t.same(echoed, {
     token: '',
     clientId: 'previous',
-    scopes: ['calculator:add'],
-    extra: { principal: { id: 'previous', strategy: 'api-key', permissions: ['calculator:add'] } }
+    scopes: ['calculator:add', 'calculator:auth-echo'],
+    extra: { principal: { id: 'previous', strategy: 'api-key', permissions: ['calculator:add', 'calculator:auth-echo'] } }
   })
 })
 

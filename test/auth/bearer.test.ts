@@ -14,7 +14,7 @@ const config = () => testConfig({
       realm: 'calculator',
       tokens: [
         { id: 'ci-bot', token: CI, permissions: ['calculator:*'] },
-        { id: 'reporting', sha256: sha256(REPORTING).toString('hex'), permissions: ['calculator:add'] }
+        { id: 'reporting', sha256: sha256(REPORTING).toString('hex'), permissions: ['calculator:add', 'calculator:who'] }
       ]
     }
   }

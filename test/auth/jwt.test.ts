@@ -33,11 +33,12 @@ function withWho () {
 t.test('a valid token: principal from sub, permissions from the claim and from scope', async (t) => {
   const server = await listen(testConfig({ auth: { strategy: 'jwt', jwt: jwtSection } }), { mcp: { createServer: withWho } })
   t.teardown(server.close)
-  const token = hs(claims({ permissions: ['calculator:add'], scope: 'calculator:sqrt calculator:add' }))
+  const token = hs(claims({ permissions: ['calculator:add', 'calculator:who'], scope: 'calculator:sqrt calculator:add' }))
   const { client, close } = await connect(server.url, { authorization: `Bearer ${token}` })
   t.teardown(close)
   const principal = JSON.parse(textOf(await callTool(client, 'who', {}))) as Record<string, unknown>
-  t.match(principal, { id: 'alice', strategy: 'jwt', permissions: ['calculator:add', 'calculator:sqrt'], claims: { sub: 'alice', iss: JWT_ISSUER } })
+  t.same(principal.permissions, ['calculator:add', 'calculator:who', 'calculator:sqrt'], 'the claim, then scope, without duplicates')
+  t.match(principal, { id: 'alice', strategy: 'jwt', claims: { sub: 'alice', iss: JWT_ISSUER } })
   t.type(principal.expiresAt, 'number')
 })
 
@@ -74,16 +75,16 @@ t.test('hostile tokens are refused with 401 and the RFC 6750 challenge; nothing 
     t.equal(response.status, 401, name)
     const challenge = response.headers.get('www-authenticate')
     if (kind === 'expired') {
-      t.equal(challenge, 'Bearer realm="mcp", error="invalid_token", error_description="token expired"', `${name}: challenge`)
+      t.match(challenge, /^Bearer realm="mcp", error="invalid_token", error_description="token expired", resource_metadata="[^"]+", scope="[^"]+"$/, `${name}: challenge`)
       t.match(await response.json(), { code: 'MCP_AUTH_TOKEN_EXPIRED', message: 'token expired' })
     } else {
-      t.equal(challenge, 'Bearer realm="mcp", error="invalid_token"', `${name}: challenge`)
+      t.match(challenge, /^Bearer realm="mcp", error="invalid_token", resource_metadata="[^"]+", scope="[^"]+"$/, `${name}: challenge`)
       t.match(await response.json(), { code: 'MCP_AUTH_INVALID_CREDENTIALS', message: 'invalid credentials' }, `${name}: body`)
     }
   }
   const inQuery = await post(`${server.url.href}?access_token=${valid}&token=${valid}&jwt=${valid}`, addCall)
   t.equal(inQuery.status, 401, 'a token in the query string is not read')
-  t.equal(inQuery.headers.get('www-authenticate'), 'Bearer realm="mcp"', 'and counts as no credentials')
+  t.match(inQuery.headers.get('www-authenticate'), /^Bearer realm="mcp", resource_metadata="[^"]+", scope="[^"]+"$/, 'and counts as no credentials (no error code)')
   t.equal(counts.toolRuns, 0, 'no tool ran')
   t.equal((await post(server.url, addCall, { authorization: `Bearer ${valid}` })).status, 200, 'the valid token is served')
   t.notOk(server.logs.text.includes(valid.split('.')[2] ?? 'x'), 'no signature in the logs')
@@ -166,13 +167,15 @@ t.test('options are checked at register time', async (t) => {
     [{ secret: JWT_SECRET, algorithms: ['none'] }, /algorithms\[0\]: unknown or refused algorithm "none"/],
     [{ secret: JWT_SECRET, algorithms: ['HS257'] }, /algorithms\[0\]: unknown or refused algorithm "HS257"/],
     [{ secret: JWT_SECRET, algorithms: ['HS256', 'RS256'] }, /algorithms: HMAC \(HS\*\) and public-key algorithms cannot be mixed/],
-    [{ publicKey: rsa.publicKey }, /publicKey: HS\* algorithms need a secret, not a public key/],
+    [{ publicKey: rsa.publicKey, algorithms: ['HS256'] }, /publicKey: HS\* algorithms need a secret, not a public key/],
     [{ secret: JWT_SECRET, algorithms: ['RS256'] }, /secret: RS256 need a publicKey, not a secret/],
     [{ algorithms: ['RS256'], publicKey: 'not a pem' }, /publicKey: expected a PEM public key/],
     [{ keys: [] }, /keys: Too small/],
     [{ algorithms: ['RS256'], keys: [{ kid: 'a', publicKey: rsa.publicKey }, { kid: 'a', publicKey: otherRsa.publicKey }] }, /keys: key ids \(kid\) must be unique/],
-    [{}, /give exactly one of secret, publicKey or keys/],
-    [{ secret: JWT_SECRET, publicKey: rsa.publicKey }, /give exactly one of secret, publicKey or keys/]
+    [{}, /give exactly one of secret, publicKey, keys or jwksUrl/],
+    [{ secret: JWT_SECRET, publicKey: rsa.publicKey }, /give exactly one of secret, publicKey, keys or jwksUrl/],
+    [{ jwksUrl: 'https://idp.test/jwks' }, /issuer: jwksUrl needs issuer/],
+    [{ jwksUrl: 'ftp://idp.test/jwks', issuer: 'x' }, /jwksUrl: expected an http\(s\) URL/]
   ]
   for (const [options, message] of bad) {
     const app = Fastify()

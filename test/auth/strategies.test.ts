@@ -13,7 +13,7 @@ for (const fixture of strategyFixtures) {
       const { client, close } = await connect(server.url, fixture.headers())
       t.teardown(close)
       const { tools } = await client.listTools()
-      t.equal(tools.length, 7, 'lists the calculator tools')
+      t.equal(tools.length, 8, 'lists the calculator tools and whoami')
       const sum = await callTool(client, 'add', { a: 5, b: 3 })
       t.same(sum.structuredContent, { result: 8 }, 'add 5 3 = 8')
       const divided = await callTool(client, 'divide', { a: 1, b: 0 })

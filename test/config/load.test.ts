@@ -25,7 +25,7 @@ const apiKeyDoc = (key: unknown = '${CALCULATOR_API_KEY}') => ({
 t.test('defaults fill everything but the auth section', async (t) => {
   const config = parseConfig(apiKeyDoc(), { env: { CALCULATOR_API_KEY: KEY } })
   t.same(config.server, { host: '127.0.0.1', port: 3000 })
-  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, fastToolCalls: true })
+  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, toolPermissions: {}, fastToolCalls: true })
   t.equal(config.auth.apiKey?.header, 'x-api-key')
   t.equal(config.auth.apiKey?.keys[0]?.key, KEY)
 })

@@ -61,12 +61,12 @@ export const strategyFixtures: StrategyFixture[] = [
     name: 'jwt',
     auth: async () => ({ strategy: 'jwt', jwt: jwtSection }),
     headers: () => ({ authorization: `Bearer ${jwtFor('alice', ['*'])}` }),
-    challenge: /^Bearer realm="mcp"$/
+    challenge: /^Bearer realm="mcp", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp", scope="calculator:add [^"]+"$/
   },
   {
     name: '[jwt, api-key] (a list; the API key is used)',
     auth: async () => ({ strategy: ['jwt', 'api-key'], jwt: jwtSection, apiKey: { keys: [{ id: 'k', key: API_KEY, permissions: ['*'] }] } }),
     headers: () => ({ 'x-api-key': API_KEY }),
-    challenge: /^Bearer realm="mcp", ApiKey realm="mcp", header="x-api-key"$/
+    challenge: /^Bearer realm="mcp", resource_metadata="[^"]+", scope="[^"]+", ApiKey realm="mcp", header="x-api-key"$/
   }
 ]

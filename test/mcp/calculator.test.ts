@@ -13,15 +13,22 @@ await server.connect(serverSide)
 await client.connect(clientSide)
 t.teardown(async () => { await client.close(); await server.close() })
 
-t.test('lists the seven tools, each with a title, description, input and output schema', async (t) => {
+t.test('lists the seven tools and whoami, each with a title, description, input and output schema', async (t) => {
   const { tools } = await client.listTools()
   t.same(tools.map((tool) => tool.name).sort(), [...calculatorTools].sort())
+  t.equal(tools.length, 8)
   for (const tool of tools) {
     t.ok(tool.title, `${tool.name} has a title`)
     t.ok(tool.description, `${tool.name} has a description`)
     t.equal(tool.inputSchema.type, 'object')
-    t.same(tool.outputSchema?.required, ['result'], `${tool.name} declares { result }`)
+    t.same(tool.outputSchema?.required, tool.name === 'whoami' ? ['id', 'strategy', 'permissions'] : ['result'], `${tool.name} declares its output`)
   }
+})
+
+t.test('whoami reports the principal from extra.authInfo, never a credential', async (t) => {
+  const result = await callTool(client, 'whoami', {})
+  // The in-memory pair carries no authInfo: the tool says so rather than failing.
+  t.same(result.structuredContent, { id: 'anonymous', strategy: 'unknown', permissions: [] })
 })
 
 const cases: Array<[string, Record<string, number>, number]> = [

@@ -1,0 +1,76 @@
+import type { JSONRPCMessage, JSONRPCResponse, RequestId } from '@modelcontextprotocol/sdk/types.js'
+import type { Principal } from '../plugins/auth/principal.js'
+import { mayUse, permissionCheck, requiredPermission, type AccessCheck, type ToolPermissionOptions } from './permissions.js'
+
+/** JSON-RPC error code for a tools/call the principal may not make (in the implementation-defined range). */
+export const PERMISSION_DENIED = -32003
+
+export interface DeniedCall {
+  id: RequestId
+  permission: string
+}
+
+export interface ToolAccessOptions extends ToolPermissionOptions {
+  check?: AccessCheck | undefined
+}
+
+function toolCalled (message: JSONRPCMessage): { id: RequestId, name: string } | undefined {
+  if (!('method' in message) || message.method !== 'tools/call' || !('id' in message)) return undefined
+  const name = (message.params as { name?: unknown } | undefined)?.name
+  return typeof name === 'string' ? { id: message.id, name } : undefined
+}
+
+export function deniedResponse (denied: DeniedCall): JSONRPCResponse {
+  return {
+    jsonrpc: '2.0',
+    id: denied.id,
+    error: { code: PERMISSION_DENIED, message: `Permission denied: ${denied.permission}`, data: { permission: denied.permission } }
+  }
+}
+
+/**
+ * The per-tool access decision, applied to both `tools/list` (tools the principal may not use are
+ * left out) and `tools/call` (a call of one is refused before it reaches the server). One check
+ * serves both, and it fails closed.
+ */
+export class ToolAccess {
+  readonly #options: ToolPermissionOptions
+  readonly #check: AccessCheck
+
+  constructor (options: ToolAccessOptions) {
+    this.#options = { prefix: options.prefix, overrides: { ...options.overrides } }
+    this.#check = options.check ?? permissionCheck
+  }
+
+  permissionFor (tool: string): string {
+    return requiredPermission(tool, this.#options)
+  }
+
+  /** The tools/call requests among `messages` that `principal` may not make. */
+  deniedCalls (messages: readonly JSONRPCMessage[], principal: Principal): DeniedCall[] | Promise<DeniedCall[]> {
+    const denied: DeniedCall[] = []
+    const pending: Array<Promise<void>> = []
+    for (const message of messages) {
+      const call = toolCalled(message)
+      if (call === undefined) continue
+      const permission = this.permissionFor(call.name)
+      const allowed = mayUse(this.#check, principal, call.name, permission)
+      if (allowed instanceof Promise) {
+        pending.push(allowed.then((ok) => { if (!ok) denied.push({ id: call.id, permission }) }))
+      } else if (!allowed) {
+        denied.push({ id: call.id, permission })
+      }
+    }
+    return pending.length === 0 ? denied : Promise.all(pending).then(() => denied)
+  }
+
+  /** A tools/list response with only the tools `principal` may use. */
+  async filterToolList (response: JSONRPCResponse, principal: Principal): Promise<JSONRPCResponse> {
+    if (!('result' in response)) return response
+    const tools = (response.result as { tools?: unknown }).tools
+    if (!Array.isArray(tools)) return response
+    const visible = await Promise.all(tools.map(async (tool: { name?: unknown }) =>
+      typeof tool.name === 'string' && await mayUse(this.#check, principal, tool.name, this.permissionFor(tool.name))))
+    return { ...response, result: { ...response.result, tools: tools.filter((_tool, index) => visible[index]) } }
+  }
+}

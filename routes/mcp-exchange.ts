@@ -1,0 +1,90 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { JSONRPCMessage, JSONRPCResponse, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
+import { quote } from '../plugins/auth/authenticator.js'
+import type { Principal } from '../plugins/auth/principal.js'
+import { deniedResponse, type DeniedCall, type ToolAccess } from '../mcp/tool-access.js'
+import type { HttpMultiplexTransport } from '../mcp/transport.js'
+
+/** Strategies whose clients speak OAuth bearer semantics, and so understand a 403 insufficient_scope. */
+const BEARER_STRATEGIES = new Set(['bearer', 'jwt'])
+
+export interface ExchangeContext {
+  access: ToolAccess
+  /** The RFC 9728 metadata URL to name in a 403 challenge, when the deployment publishes one. */
+  resourceMetadataUrl?: ((request: FastifyRequest) => string) | undefined
+}
+
+function send (reply: FastifyReply, batch: boolean, responses: JSONRPCResponse[]): FastifyReply {
+  if (responses.length === 0) return reply.code(202).send()
+  return reply
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(JSON.stringify(batch ? responses : responses[0]))
+}
+
+/**
+ * Bearer-family clients get HTTP 403 with `WWW-Authenticate: Bearer error="insufficient_scope"`
+ * (RFC 6750, and the MCP authorization spec's step-up signal); nothing in the batch runs.
+ */
+function forbid (request: FastifyRequest, reply: FastifyReply, denied: DeniedCall, context: ExchangeContext): FastifyReply {
+  const params = ['error="insufficient_scope"', `scope=${quote(denied.permission)}`]
+  if (context.resourceMetadataUrl !== undefined) params.push(`resource_metadata=${quote(context.resourceMetadataUrl(request))}`)
+  request.log.info({ event: 'auth', strategy: request.principal?.strategy, outcome: 'failure', reason: 'insufficient_permission', permission: denied.permission }, 'permission denied')
+  return reply
+    .code(403)
+    .header('www-authenticate', `Bearer ${params.join(', ')}`)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(JSON.stringify(deniedResponse(denied)))
+}
+
+/**
+ * One HTTP exchange: refuse the tools/calls the principal may not make, hand the rest to the
+ * server, hide the tools it may not use from tools/list, and answer in the caller's order.
+ */
+export async function exchange (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal,
+  batch: { messages: JSONRPCMessage[], batch: boolean },
+  transport: HttpMultiplexTransport,
+  extra: MessageExtraInfo,
+  context: ExchangeContext
+): Promise<FastifyReply> {
+  const checked = context.access.deniedCalls(batch.messages, principal)
+  const denied = checked instanceof Promise ? await checked : checked
+  if (denied.length === 0) {
+    const responses = await transport.dispatch(batch.messages, extra)
+    return send(reply, batch.batch, await filterToolLists(batch.messages, responses, principal, context))
+  }
+  if (BEARER_STRATEGIES.has(principal.strategy)) return forbid(request, reply, denied[0] as DeniedCall, context)
+
+  // Other strategies: each refused call gets a JSON-RPC error in its place; the rest runs.
+  request.log.info({ event: 'auth', strategy: principal.strategy, outcome: 'failure', reason: 'insufficient_permission', permissions: denied.map((d) => d.permission) }, 'permission denied')
+  const refused = new Set(denied.map((d) => d.id))
+  const allowed = batch.messages.filter((message) => !('method' in message && 'id' in message && refused.has(message.id)))
+  const served = await filterToolLists(allowed, await transport.dispatch(allowed, extra), principal, context)
+  const responses: JSONRPCResponse[] = []
+  let next = 0
+  for (const message of batch.messages) {
+    if (!('method' in message) || !('id' in message)) continue
+    const refusal = denied.find((d) => d.id === message.id)
+    const response = refusal === undefined ? served[next++] : deniedResponse(refusal)
+    if (response !== undefined) responses.push(response)
+  }
+  return send(reply, batch.batch, responses)
+}
+
+/** Responses come back in the order of the requests among `messages`. */
+async function filterToolLists (messages: readonly JSONRPCMessage[], responses: JSONRPCResponse[], principal: Principal, context: ExchangeContext): Promise<JSONRPCResponse[]> {
+  let index = 0
+  let filtered: JSONRPCResponse[] | undefined
+  for (const message of messages) {
+    if (!('method' in message) || !('id' in message)) continue
+    if (message.method === 'tools/list') {
+      filtered ??= [...responses]
+      const response = responses[index]
+      if (response !== undefined) filtered[index] = await context.access.filterToolList(response, principal)
+    }
+    index++
+  }
+  return filtered ?? responses
+}
