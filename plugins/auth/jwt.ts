@@ -58,7 +58,8 @@ async function registerVerifier (fastify: FastifyInstance, key: string | KeyReso
         ...(options.audience === undefined ? {} : { allowedAud: options.audience }),
         clockTolerance: options.clockTolerance,
         ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge / 1000 }),
-        requiredClaims: ['exp', 'sub'],
+        // fast-jwt checks iss and aud only when present: a configured one must also be required.
+        requiredClaims: ['exp', 'sub', ...(options.issuer === undefined ? [] : ['iss']), ...(options.audience === undefined ? [] : ['aud'])],
         cache: 1000
       }
     })

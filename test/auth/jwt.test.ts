@@ -183,3 +183,12 @@ t.test('options are checked at register time', async (t) => {
     await app.close()
   }
 })
+
+t.test('a configured issuer or audience must be present, not just right when present', async (t) => {
+  const server = await listen(testConfig({ auth: { strategy: 'jwt', jwt: jwtSection } }))
+  t.teardown(server.close)
+  const status = async (token: string) => (await post(server.url, addCall, { authorization: `Bearer ${token}` })).status
+  t.equal(await status(hs({ ...claims(), iss: undefined })), 401, 'no iss')
+  t.equal(await status(hs({ ...claims(), aud: undefined })), 401, 'no aud')
+  t.equal(await status(hs(claims())), 200, 'both present')
+})

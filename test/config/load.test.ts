@@ -128,7 +128,9 @@ t.test('every shipped example config is valid', async (t) => {
     CALCULATOR_API_KEY: KEY,
     MCP_BEARER_TOKEN: KEY,
     JWT_SECRET: KEY + KEY,
-    CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 })
+    CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 }),
+    OIDC_ISSUER: 'https://auth.example.com',
+    OIDC_JWKS_URL: 'https://auth.example.com/jwks'
   }
   const expected: Record<string, unknown> = {
     'default.yaml': 'api-key',
@@ -136,7 +138,8 @@ t.test('every shipped example config is valid', async (t) => {
     'bearer.yaml': 'bearer',
     'basic.yaml': 'basic',
     'jwt.yaml': 'jwt',
-    'jwt-or-api-key.yaml': ['jwt', 'api-key']
+    'jwt-or-api-key.yaml': ['jwt', 'api-key'],
+    'jwt-oidc.yaml': 'jwt'
   }
   const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()
   t.same(shipped, Object.keys(expected).sort(), 'every example is checked here')
