@@ -44,6 +44,12 @@ const mcpSchema = z.strictObject({
   allowedOrigins: z.array(z.string().min(1)).optional()
 })
 
+const storeSchema = z.strictObject({
+  /** Redis for refresh tokens and revocations shared by every instance; unset or empty: this process's memory. */
+  redisUrl: z.string().optional().transform((url) => url === '' ? undefined : url),
+  keyPrefix: z.string().default('fastify-mcp-auth:')
+})
+
 const loggerSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
 })
@@ -52,6 +58,7 @@ export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   auth: authSchema,
   mcp: mcpSchema.prefault({}),
+  store: storeSchema.prefault({}),
   logger: loggerSchema.prefault({})
 }).superRefine((config, ctx) => {
   if (chosenStrategies(config.auth.strategy).includes('none') && !isLoopback(config.server.host)) {

@@ -54,3 +54,31 @@ export default async function wellKnownRoutes (fastify: FastifyInstance, options
     fastify.options(path, preflight)
   }
 }
+
+export interface AuthorizationServerOptions {
+  issuer: string
+  publicUrl?: string | undefined
+  tokenPath: string
+  revocationPath: string
+  scopes: readonly string[]
+}
+
+/** RFC 8414 metadata for the built-in token endpoint, so clients can find it from the issuer. */
+export async function authorizationServerRoutes (fastify: FastifyInstance, options: AuthorizationServerOptions): Promise<void> {
+  fastify.get('/.well-known/oauth-authorization-server', async (request, reply) => {
+    reply.header('access-control-allow-origin', '*').header('cache-control', 'public, max-age=300')
+    const base = baseUrl(request, { publicUrl: options.publicUrl, mcpPath: '' })
+    const methods = ['client_secret_basic', 'client_secret_post']
+    return {
+      issuer: options.issuer,
+      token_endpoint: base + options.tokenPath,
+      revocation_endpoint: base + options.revocationPath,
+      grant_types_supported: ['client_credentials', 'refresh_token'],
+      token_endpoint_auth_methods_supported: methods,
+      revocation_endpoint_auth_methods_supported: methods,
+      scopes_supported: options.scopes,
+      // There is no authorization endpoint: only the client credentials and refresh grants.
+      response_types_supported: []
+    }
+  })
+}

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Principal } from './principal.js'
 
-export type FailureReason = 'missing_credentials' | 'invalid_credentials' | 'token_expired'
+export type FailureReason = 'missing_credentials' | 'invalid_credentials' | 'token_expired' | 'token_revoked'
 
 export type AuthOutcome =
   | { ok: true, principal: Principal }
@@ -21,6 +21,8 @@ export interface DeploymentContext {
   resourceMetadataUrl?: ((request: FastifyRequest) => string) | undefined
   /** The scopes a 401 challenge names (the tools' permissions). */
   challengeScopes?: readonly string[] | undefined
+  /** Whether a verified token has been revoked (throws when that cannot be known: fail closed). */
+  isRevoked?: ((claims: Readonly<Record<string, unknown>>) => Promise<boolean>) | undefined
 }
 
 /**

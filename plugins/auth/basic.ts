@@ -4,12 +4,11 @@ import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { duration } from '../../config/duration.js'
 import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator } from './authenticator.js'
-import { CredentialCache } from './credential-cache.js'
 import { addAuthHook } from './hook.js'
-import { KdfLimiter, MCP_AUTH_BUSY } from './kdf-limiter.js'
-import { SingleFlight } from './single-flight.js'
+import { HashedSecretVerifier } from './hashed-secrets.js'
+import { MCP_AUTH_BUSY } from './kdf-limiter.js'
 import { parseOptions, permissionsSchema } from './options.js'
-import { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js'
+import { parsePasswordHash } from './password-hash.js'
 import { frozenPrincipal, type Principal } from './principal.js'
 
 const userSchema = z.strictObject({
@@ -34,12 +33,6 @@ export const basicOptionsSchema = z.strictObject({
 
 export type BasicOptions = z.input<typeof basicOptionsSchema>
 
-interface User {
-  principal: Principal
-  hash: PasswordHash
-  hashText: string
-}
-
 type BasicAuthVerify = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void
 
 class InvalidCredentials extends Error {}
@@ -51,33 +44,16 @@ class InvalidCredentials extends Error {}
  */
 export async function createBasicAuthenticator (fastify: FastifyInstance, options: BasicOptions): Promise<Authenticator> {
   const parsed = parseOptions('basic', basicOptionsSchema, options)
-  const users = new Map<string, User>(parsed.users.map((user) => [user.username.normalize('NFC'), {
-    principal: frozenPrincipal({ id: user.username, strategy: 'basic', permissions: [...user.permissions] }),
-    hash: parsePasswordHash(user.passwordHash) as PasswordHash,
-    hashText: user.passwordHash
-  }]))
-  const firstHash = users.values().next().value?.hash
-  // Verified against when the user does not exist, at the same cost as a real user's hash.
-  const dummy = parsePasswordHash(await hashPassword(Math.random().toString(36), firstHash ?? undefined)) as PasswordHash
-  const cache = new CredentialCache<Principal>(parsed.cacheTtl, parsed.cacheSize)
-  const limiter = new KdfLimiter(parsed.kdfConcurrency, parsed.kdfQueue)
+  const users = new HashedSecretVerifier<Principal>(
+    parsed.users.map((user) => [user.username, user.passwordHash, frozenPrincipal({ id: user.username, strategy: 'basic', permissions: [...user.permissions] })]),
+    parsed
+  )
   const verdicts = new WeakMap<FastifyRequest, Principal>()
-  // When a cached entry expires under load, the many requests that carry the same credentials
-  // wait for one KDF run instead of each starting their own.
-  const checks = new SingleFlight<boolean>()
 
   async function validate (username: string, password: string, request: FastifyRequest): Promise<void> {
-    const user = users.get(username.normalize('NFC'))
-    const cacheKey = cache.keyFor(username, password, user?.hashText ?? '')
-    const cached = user === undefined ? undefined : cache.get(cacheKey)
-    if (cached !== undefined) {
-      verdicts.set(request, cached)
-      return
-    }
-    const matches = await checks.run(cacheKey, () => limiter.run(() => verifyPassword(password, user?.hash ?? dummy)))
-    if (user === undefined || !matches) throw new InvalidCredentials()
-    cache.set(cacheKey, user.principal)
-    verdicts.set(request, user.principal)
+    const principal = await users.verify(username, password)
+    if (principal === undefined) throw new InvalidCredentials()
+    verdicts.set(request, principal)
   }
 
   let verify: BasicAuthVerify | undefined

@@ -3,4 +3,5 @@ import createError from '@fastify/error'
 export const MCP_AUTH_MISSING_CREDENTIALS = createError('MCP_AUTH_MISSING_CREDENTIALS', 'missing credentials', 401)
 export const MCP_AUTH_INVALID_CREDENTIALS = createError('MCP_AUTH_INVALID_CREDENTIALS', 'invalid credentials', 401)
 export const MCP_AUTH_TOKEN_EXPIRED = createError('MCP_AUTH_TOKEN_EXPIRED', 'token expired', 401)
+export const MCP_AUTH_TOKEN_REVOKED = createError('MCP_AUTH_TOKEN_REVOKED', 'token revoked', 401)
 export const MCP_AUTH_INVALID_OPTION = createError<[string, string]>('MCP_AUTH_INVALID_OPTION', '%s: invalid option %s')

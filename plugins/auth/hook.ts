@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { AuthOutcome, Authenticator, FailureReason } from './authenticator.js'
-import { MCP_AUTH_INVALID_CREDENTIALS, MCP_AUTH_MISSING_CREDENTIALS, MCP_AUTH_TOKEN_EXPIRED } from './errors.js'
+import { MCP_AUTH_INVALID_CREDENTIALS, MCP_AUTH_MISSING_CREDENTIALS, MCP_AUTH_TOKEN_EXPIRED, MCP_AUTH_TOKEN_REVOKED } from './errors.js'
 
 const errorFor = {
   missing_credentials: MCP_AUTH_MISSING_CREDENTIALS,
   invalid_credentials: MCP_AUTH_INVALID_CREDENTIALS,
-  token_expired: MCP_AUTH_TOKEN_EXPIRED
+  token_expired: MCP_AUTH_TOKEN_EXPIRED,
+  token_revoked: MCP_AUTH_TOKEN_REVOKED
 } satisfies Record<FailureReason, unknown>
 
 export function decoratePrincipal (fastify: FastifyInstance): void {

@@ -1,6 +1,8 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
 import { duration } from '../../config/duration.js'
+import { permissionsSchema } from './options.js'
+import { parsePasswordHash } from './password-hash.js'
 
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
 export const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
@@ -22,6 +24,21 @@ const publicKeyPem = z.string().refine((pem) => { try { return createPublicKey(p
   'expected a PEM public key (-----BEGIN PUBLIC KEY-----)')
 const privateKeyPem = z.string().refine((pem) => { try { return createPrivateKey(pem).type === 'private' } catch { return false } },
   'expected a PEM private key')
+
+const issueClientSchema = z.strictObject({
+  id: z.string().min(1),
+  secretHash: z.string().refine((hash) => parsePasswordHash(hash) !== undefined, 'expected the output of `fastify-mcp-auth hash-password`'),
+  secret: z.never({ error: 'plain client secrets are refused: store secretHash, the output of `fastify-mcp-auth hash-password`' }).optional(),
+  permissions: permissionsSchema
+})
+
+/** The built-in token endpoint: client credentials and refresh tokens, for deployments that sign their own tokens. */
+const issueSchema = z.strictObject({
+  clients: z.array(issueClientSchema).min(1, 'at least one client is required')
+    .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, 'client ids must be unique'),
+  accessTokenTtl: duration.default(15 * 60_000),
+  refreshTokenTtl: duration.default(24 * 60 * 60_000)
+})
 
 const keySchema = z.strictObject({
   kid: z.string().min(1),
@@ -55,7 +72,8 @@ export const jwtOptionsSchema = z.strictObject({
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   clockTolerance: duration.default(30_000),
   maxAge: duration.optional(),
-  permissionsClaim: z.string().min(1).default('permissions')
+  permissionsClaim: z.string().min(1).default('permissions'),
+  issue: issueSchema.optional()
 }).transform((options) => ({
   ...options,
   algorithms: options.algorithms ?? (options.secret !== undefined || options.keys?.some((key) => key.secret !== undefined) === true ? ['HS256' as const] : ['RS256' as const])
@@ -64,6 +82,11 @@ export const jwtOptionsSchema = z.strictObject({
   if (sources !== 1) {
     ctx.addIssue({ code: 'custom', message: 'give exactly one of secret, publicKey, keys or jwksUrl' })
     return
+  }
+  if (options.issue !== undefined) {
+    if (options.issuer === undefined) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'issue needs issuer: the tokens name it and the metadata publishes it (use server.publicUrl)' })
+    const canSign = options.secret !== undefined || options.privateKey !== undefined || options.keys?.some((key) => key.secret !== undefined || key.privateKey !== undefined) === true
+    if (!canSign) ctx.addIssue({ code: 'custom', path: ['issue'], message: 'issue needs a key that can sign: secret, privateKey, or keys with one' })
   }
   if (options.jwksUrl !== undefined && options.issuer === undefined) {
     ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'jwksUrl needs issuer: tokens are only accepted from the issuer whose keys are fetched' })

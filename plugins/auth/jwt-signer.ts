@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { createSigner } from 'fast-jwt'
+import { createSigner, createVerifier } from 'fast-jwt'
 import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions } from './jwt-options.js'
 import { MCP_AUTH_INVALID_OPTION } from './errors.js'
 import { parseOptions } from './options.js'
@@ -53,5 +53,28 @@ export function createTokenSigner (options: JwtOptions): (claims: TokenClaims) =
       ...(audience === undefined ? {} : { aud: audience })
     })
     return { token, jti, expiresAt }
+  }
+}
+
+/**
+ * Verifies a token this deployment signed (signature, algorithm, issuer; not expiry), for the
+ * revocation endpoint: only tokens we issued can be revoked here. Undefined when it is not one.
+ */
+export function createOwnTokenVerifier (options: JwtOptions): (token: string) => Record<string, unknown> | undefined {
+  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  const signing = verificationKeys(parsed).find((key) => key.signingKey !== undefined)
+  if (signing === undefined) return () => undefined
+  const verify = createVerifier({
+    key: signing.key,
+    algorithms: parsed.algorithms,
+    ignoreExpiration: true,
+    ...(parsed.issuer === undefined ? {} : { allowedIss: parsed.issuer })
+  })
+  return (token) => {
+    try {
+      return verify(token) as Record<string, unknown>
+    } catch {
+      return undefined
+    }
   }
 }

@@ -11,6 +11,7 @@ import { frozenPrincipal, type Principal } from './principal.js'
 export { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
 
 const expired: AuthOutcome = Object.freeze({ ok: false, reason: 'token_expired' })
+const revoked: AuthOutcome = Object.freeze({ ok: false, reason: 'token_revoked' })
 
 /** Permissions from the configured claim (an array of strings) and from the OAuth `scope` string. */
 export function permissionsFrom (claims: Record<string, unknown>, claim: string): string[] {
@@ -73,6 +74,7 @@ function challengeFor (realm: string, reason: FailureReason, request: FastifyReq
   const params = [`realm=${quote(realm)}`]
   if (reason !== 'missing_credentials') params.push('error="invalid_token"')
   if (reason === 'token_expired') params.push('error_description="token expired"')
+  if (reason === 'token_revoked') params.push('error_description="token revoked"')
   if (context.resourceMetadataUrl !== undefined) params.push(`resource_metadata=${quote(context.resourceMetadataUrl(request))}`)
   if (context.challengeScopes !== undefined && context.challengeScopes.length > 0) params.push(`scope=${quote(context.challengeScopes.join(' '))}`)
   return `Bearer ${params.join(', ')}`
@@ -122,16 +124,19 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
     } catch (error) {
       return (error as { code?: string }).code === 'FST_JWT_NO_AUTHORIZATION_IN_HEADER' ? missing : invalid
     }
+    let claims: Record<string, unknown>
     try {
       const verifier = verifierFor(token)
       if (verifier === undefined) return invalid
-      const claims = await verifier.verify<Record<string, unknown>>(token)
-      return accepted(principalFor(claims))
+      claims = await verifier.verify<Record<string, unknown>>(token)
     } catch (error) {
       const code = (error as { code?: string }).code
       request.log.debug({ event: 'auth', strategy: 'jwt', code }, 'token refused')
       return code === 'FAST_JWT_EXPIRED' ? expired : invalid
     }
+    // Outside the try: a store that cannot answer is an error (503), not a refused token.
+    if (context.isRevoked !== undefined && await context.isRevoked(claims)) return revoked
+    return accepted(principalFor(claims))
   }
 
   return {

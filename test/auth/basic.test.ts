@@ -62,19 +62,23 @@ t.test('hostile and malformed headers: 401 with the Basic challenge, never 500',
 /** A Basic-protected route on a bare Fastify app, with password checks counted. */
 async function countingApp (t: Test, options: Record<string, unknown> = {}, gate?: { entered: () => void, open: Promise<void> }): Promise<{ app: FastifyInstance, kdfRuns: () => number }> {
   let runs = 0
-  const { basicAuth } = await t.mockImport<typeof import('../../plugins/auth/basic.js')>('../../plugins/auth/basic.js', {
-    '../../plugins/auth/password-hash.js': {
-      hashPassword,
-      parsePasswordHash,
-      verifyPassword: async (...args: Parameters<typeof verifyPassword>) => {
-        runs++
-        if (gate !== undefined) {
-          gate.entered()
-          await gate.open
-        }
-        return await verifyPassword(...args)
+  const counting = {
+    hashPassword,
+    parsePasswordHash,
+    verifyPassword: async (...args: Parameters<typeof verifyPassword>) => {
+      runs++
+      if (gate !== undefined) {
+        gate.entered()
+        await gate.open
       }
+      return await verifyPassword(...args)
     }
+  }
+  const hashedSecrets = await t.mockImport<typeof import('../../plugins/auth/hashed-secrets.js')>('../../plugins/auth/hashed-secrets.js', {
+    '../../plugins/auth/password-hash.js': counting
+  })
+  const { basicAuth } = await t.mockImport<typeof import('../../plugins/auth/basic.js')>('../../plugins/auth/basic.js', {
+    '../../plugins/auth/hashed-secrets.js': hashedSecrets
   })
   const app = Fastify()
   await app.register(async (scope) => {

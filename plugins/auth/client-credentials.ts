@@ -1,0 +1,69 @@
+import basicAuthPlugin from '@fastify/basic-auth'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { HashedSecretVerifier } from './hashed-secrets.js'
+import { frozenPrincipal, type Principal } from './principal.js'
+import { OAuthError } from './token-service.js'
+
+export interface ClientEntry {
+  id: string
+  secretHash: string
+  permissions: readonly string[]
+}
+
+type BasicAuthVerify = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void
+
+/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before the Basic encoding. */
+function formDecode (value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '))
+}
+
+/**
+ * Authenticates an OAuth client at the token and revocation endpoints: HTTP Basic
+ * (client_secret_basic, parsed by @fastify/basic-auth) or client_id/client_secret in the body
+ * (client_secret_post), never both. Secrets are scrypt hashes, checked like Basic users' passwords.
+ */
+export async function createClientAuthenticator (fastify: FastifyInstance, clients: readonly ClientEntry[]): Promise<(request: FastifyRequest, reply: FastifyReply) => Promise<Principal>> {
+  const verifier = new HashedSecretVerifier<Principal>(
+    clients.map((client) => [client.id, client.secretHash, frozenPrincipal({ id: client.id, strategy: 'client', permissions: [...client.permissions] })]),
+    { cacheTtl: 60_000, cacheSize: 1000, kdfConcurrency: 2, kdfQueue: 64 }
+  )
+  const fromHeader = new WeakMap<FastifyRequest, { id: string, secret: string }>()
+  let parse: BasicAuthVerify | undefined
+  await fastify.register(async function clientBasicParser (child) {
+    await child.register(basicAuthPlugin, {
+      authenticate: false,
+      validate: async (id: string, secret: string, request: FastifyRequest) => { fromHeader.set(request, { id, secret }) }
+    })
+    parse = child.basicAuth
+  })
+  const parseBasic = parse as BasicAuthVerify
+  const invalidClient = (): OAuthError => new OAuthError('invalid_client', 'client authentication failed', 401)
+
+  return async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>
+    const inBody = body.client_id !== undefined || body.client_secret !== undefined
+    const header = request.headers.authorization
+    let id: unknown
+    let secret: unknown
+    if (header !== undefined) {
+      if (inBody) throw new OAuthError('invalid_request', 'use one client authentication method, not both')
+      await new Promise<void>((resolve) => parseBasic(request, reply, () => resolve()))
+      const credentials = fromHeader.get(request)
+      fromHeader.delete(request)
+      if (credentials === undefined) throw invalidClient()
+      try {
+        id = formDecode(credentials.id)
+        secret = formDecode(credentials.secret)
+      } catch {
+        throw invalidClient()
+      }
+    } else {
+      id = body.client_id
+      secret = body.client_secret
+    }
+    if (typeof id !== 'string' || id === '' || typeof secret !== 'string' || secret === '') throw invalidClient()
+    const client = await verifier.verify(id, secret)
+    if (client === undefined) throw invalidClient()
+    return client
+  }
+}

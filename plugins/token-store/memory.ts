@@ -1,0 +1,69 @@
+import type { TokenStore } from './store.js'
+
+/**
+ * The default store: a Map in this process. Right for one instance; with several, each would
+ * have its own refresh tokens and revocations (use Redis). Expired entries are dropped when read
+ * and by a periodic sweep.
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly #entries = new Map<string, { value: string, expires: number }>()
+  readonly #now: () => number
+  readonly #sweeper: NodeJS.Timeout
+
+  constructor (options: { now?: () => number, sweepInterval?: number } = {}) {
+    this.#now = options.now ?? Date.now
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepInterval ?? 60_000)
+    this.#sweeper.unref()
+  }
+
+  get size (): number {
+    return this.#entries.size
+  }
+
+  #live (key: string): string | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expires <= this.#now()) {
+      this.#entries.delete(key)
+      return undefined
+    }
+    return entry.value
+  }
+
+  async get (key: string): Promise<string | undefined> {
+    return this.#live(key)
+  }
+
+  async anyExists (keys: readonly string[]): Promise<boolean> {
+    return keys.some((key) => this.#live(key) !== undefined)
+  }
+
+  async put (key: string, value: string, ttlMs: number): Promise<void> {
+    if (ttlMs <= 0) return
+    this.#entries.set(key, { value, expires: this.#now() + ttlMs })
+  }
+
+  async delete (key: string): Promise<void> {
+    this.#entries.delete(key)
+  }
+
+  async take (key: string): Promise<string | undefined> {
+    const value = this.#live(key)
+    this.#entries.delete(key)
+    return value
+  }
+
+  async ready (): Promise<boolean> {
+    return true
+  }
+
+  sweep (): void {
+    const now = this.#now()
+    for (const [key, entry] of this.#entries) if (entry.expires <= now) this.#entries.delete(key)
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#sweeper)
+    this.#entries.clear()
+  }
+}

@@ -1,0 +1,79 @@
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import { MemoryTokenStore, RedisTokenStore, type TokenStore } from '../../plugins/token-store/index.js'
+import { startRedis } from '../helpers/redis.js'
+
+/** What every token store must do; run against memory and against a real Redis. */
+async function contract (t: Test, stores: () => [TokenStore, TokenStore]): Promise<void> {
+  const [a, b] = stores()
+  t.teardown(async () => { await a.close(); await b.close() })
+
+  t.equal(await a.get('missing'), undefined)
+  await a.put('k', 'v', 60_000)
+  t.equal(await a.get('k'), 'v')
+  t.equal(await a.anyExists(['nope', 'k']), true)
+  t.equal(await a.anyExists(['nope']), false)
+  t.equal(await a.anyExists([]), false)
+  t.equal(await a.take('k'), 'v', 'take returns the value')
+  t.equal(await a.take('k'), undefined, 'and removes it')
+  await a.put('d', 'v', 60_000)
+  await a.delete('d')
+  t.equal(await a.get('d'), undefined)
+  await a.put('zero', 'v', 0)
+  t.equal(await a.get('zero'), undefined, 'nothing is stored without a lifetime')
+  t.equal(await a.ready(), true)
+
+  await a.put('race', 'once', 60_000)
+  const takers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).take('race')))
+  t.equal(takers.filter((value) => value === 'once').length, 1, 'of concurrent takers exactly one gets the value')
+}
+
+t.test('memory store', async (t) => {
+  let now = 0
+  const shared = new MemoryTokenStore({ now: () => now })
+  await contract(t, () => [shared, shared])
+  const store = new MemoryTokenStore({ now: () => now })
+  t.teardown(() => store.close())
+  await store.put('short', 'v', 1000)
+  now += 999
+  t.equal(await store.get('short'), 'v')
+  now += 1
+  t.equal(await store.get('short'), undefined, 'gone when its lifetime ends')
+  await store.put('swept', 'v', 10)
+  now += 10
+  store.sweep()
+  t.equal(store.size, 0, 'the sweep drops expired entries: nothing grows without bound')
+})
+
+t.test('Redis store (a real redis-server), shared by two clients', async (t) => {
+  const redis = await startRedis()
+  t.teardown(redis.stop)
+  const make = () => new RedisTokenStore({ url: redis.url, keyPrefix: 'contract:' })
+  const first = make()
+  const second = make()
+  await Promise.all([first.connected(3000), second.connected(3000)])
+  await contract(t, () => [first, second])
+
+  const inspect = new Redis(redis.url)
+  t.teardown(() => inspect.disconnect())
+  const store = make()
+  t.teardown(() => store.close())
+  await store.connected(3000)
+  await store.put('ttl', 'v', 5000)
+  const ttl = await inspect.pttl('contract:ttl')
+  t.ok(ttl > 0 && ttl <= 5000, `every key expires with its token (PTTL ${ttl})`)
+  t.equal(await inspect.get('contract:ttl'), 'v', 'keys are prefixed')
+})
+
+t.test('an unreachable Redis fails closed', async (t) => {
+  const redis = await startRedis()
+  const store = new RedisTokenStore({ url: redis.url, keyPrefix: 'down:' })
+  t.teardown(() => store.close())
+  await store.connected(3000)
+  await redis.stop()
+  const operations: Array<() => Promise<unknown>> = [() => store.get('k'), () => store.put('k', 'v', 1000), () => store.take('k'), () => store.anyExists(['k'])]
+  for (const operation of operations) {
+    await t.rejects(operation(), { code: 'MCP_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
+  }
+  t.equal(await store.ready(), false)
+})
