@@ -130,7 +130,8 @@ t.test('every shipped example config is valid', async (t) => {
     JWT_SECRET: KEY + KEY,
     CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 }),
     OIDC_ISSUER: 'https://auth.example.com',
-    OIDC_JWKS_URL: 'https://auth.example.com/jwks'
+    OIDC_JWKS_URL: 'https://auth.example.com/jwks',
+    REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 })
   }
   const expected: Record<string, unknown> = {
     'default.yaml': 'api-key',
@@ -139,7 +140,8 @@ t.test('every shipped example config is valid', async (t) => {
     'basic.yaml': 'basic',
     'jwt.yaml': 'jwt',
     'jwt-or-api-key.yaml': ['jwt', 'api-key'],
-    'jwt-oidc.yaml': 'jwt'
+    'jwt-oidc.yaml': 'jwt',
+    'jwt-issuer.yaml': 'jwt'
   }
   const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()
   t.same(shipped, Object.keys(expected).sort(), 'every example is checked here')
