@@ -1,19 +1,22 @@
+import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { pino } from 'pino'
+import { mcpOptions, protectedResource, tokenIssuing } from './config/deployment.js'
 import { chosenStrategies, isLoopback, type Config } from './config/schema.js'
-import { configuredAuth } from './plugins/auth/configured.js'
-import { LOOPBACK_HOSTS, LOOPBACK_ORIGINS } from './plugins/origin-host.js'
-import healthRoutes from './routes/health.js'
-import wellKnownRoutes, { authorizationServerRoutes, resourceMetadataUrl, type ProtectedResourceOptions } from './routes/well-known.js'
-import tokenRoutes, { REVOCATION_PATH, TOKEN_PATH } from './routes/token.js'
-import { createTokenStore, RedisTokenStore } from './plugins/token-store/index.js'
-import { revocationKeys, TokenService } from './plugins/auth/token-service.js'
-import { createOwnTokenVerifier, createTokenSigner } from './plugins/auth/jwt-signer.js'
-import { calculatorTools } from './mcp/calculator.js'
-import { ToolAccess } from './mcp/tool-access.js'
+import { createAuditLog, fanOut, type AuditSink } from './plugins/audit.js'
 import type { DeploymentContext } from './plugins/auth/authenticator.js'
+import { sha256 } from './plugins/auth/compare.js'
+import { configuredAuth } from './plugins/auth/configured.js'
+import { redactedPaths, safeRequestSerializer } from './plugins/logging.js'
+import { createMetrics, type Metrics } from './plugins/metrics.js'
+import { rateLimits } from './plugins/rate-limits.js'
+import { SessionStore } from './mcp/sessions.js'
+import healthRoutes from './routes/health.js'
 import { mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
-import { safeRequestSerializer, redactedPaths } from './plugins/logging.js'
+import metricsRoutes from './routes/metrics.js'
+import tokenRoutes from './routes/token.js'
+import wellKnownRoutes, { authorizationServerRoutes, resourceMetadataUrl } from './routes/well-known.js'
 
 export interface BuildAppOptions {
   /** Where log lines go (default: stdout). Tests pass a stream to read them. */
@@ -22,87 +25,51 @@ export interface BuildAppOptions {
   mcp?: Pick<McpRoutesOptions, 'createServer' | 'now' | 'sessionStore'>
 }
 
-/** Where RFC 9728 metadata is published: jwt deployments that name who issues their tokens. */
-function protectedResource (config: Config): ProtectedResourceOptions | undefined {
-  const jwt = config.auth.jwt
-  if (!chosenStrategies(config.auth.strategy).includes('jwt') || jwt === undefined) return undefined
-  const authorizationServers = jwt.authorizationServers ?? (jwt.issuer === undefined ? undefined : [jwt.issuer])
-  if (authorizationServers === undefined) return undefined
-  const permissions = new ToolAccess({ prefix: 'calculator', overrides: config.mcp.toolPermissions })
-  return {
-    publicUrl: config.server.publicUrl,
-    mcpPath: config.mcp.path,
-    authorizationServers,
-    scopes: [...new Set(calculatorTools.map((tool) => permissions.permissionFor(tool)))],
-    resourceName: 'fastify-mcp-auth calculator'
-  }
+/** The separate metrics server, when `metrics.port` is set; server.ts listens on it. */
+const metricsApps = new WeakMap<FastifyInstance, { app: FastifyInstance, host: string, port: number }>()
+export function metricsAppOf (app: FastifyInstance): { app: FastifyInstance, host: string, port: number } | undefined {
+  return metricsApps.get(app)
 }
 
-/** The built-in token endpoint, when `auth.jwt.issue` is configured. */
-function tokenIssuing (config: Config, app: FastifyInstance) {
-  const jwt = config.auth.jwt
-  if (jwt?.issue === undefined) return undefined
-  const issue = jwt.issue
-  const store = createTokenStore(config.store)
-  const service = new TokenService({
-    store,
-    sign: createTokenSigner(jwt),
-    accessTokenTtl: issue.accessTokenTtl,
-    refreshTokenTtl: issue.refreshTokenTtl,
-    onReuse: ({ clientId, family }) => app.log.warn({ event: 'security', reason: 'refresh_token_reuse', principal: clientId, family }, 'a used refresh token was presented again: its family is revoked')
-  })
-  const permissions = new ToolAccess({ prefix: 'calculator', overrides: config.mcp.toolPermissions })
+function serverOptions (config: Config, options: BuildAppOptions): FastifyServerOptions & { https?: { key: Buffer, cert: Buffer, ca?: Buffer } } {
+  const credentialHeaders = [config.auth.apiKey?.header ?? 'x-api-key']
+  const tls = config.server.tls
   return {
-    store,
-    connected: store instanceof RedisTokenStore ? store.connected(3000) : Promise.resolve(true),
-    isRevoked: async (claims: Readonly<Record<string, unknown>>) => {
-      const keys = revocationKeys(claims)
-      return keys.length > 0 && await store.anyExists(keys)
+    logger: {
+      level: config.logger.level,
+      redact: { paths: redactedPaths(credentialHeaders), censor: '[redacted]' },
+      serializers: { req: safeRequestSerializer },
+      ...(options.logStream === undefined ? {} : { stream: options.logStream })
     },
-    routes: { clients: issue.clients, service, verifyOwnToken: createOwnTokenVerifier(jwt) },
-    metadata: jwt.issuer === undefined
-      ? undefined
-      : {
-          issuer: jwt.issuer,
-          publicUrl: config.server.publicUrl,
-          tokenPath: TOKEN_PATH,
-          revocationPath: REVOCATION_PATH,
-          scopes: [...new Set(calculatorTools.map((tool) => permissions.permissionFor(tool)))]
-        }
-  }
+    trustProxy: config.server.trustProxy,
+    bodyLimit: config.server.bodyLimit,
+    maxParamLength: 200,
+    requestTimeout: config.server.requestTimeout,
+    keepAliveTimeout: config.server.keepAliveTimeout,
+    http: { maxHeaderSize: config.server.maxHeaderSize },
+    ...(tls === undefined
+      ? {}
+      : { https: { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile) }) } })
+  } as FastifyServerOptions
 }
 
-function mcpOptions (config: Config, extra: BuildAppOptions['mcp'], metadata: ProtectedResourceOptions | undefined): McpRoutesOptions {
-  const loopback = isLoopback(config.server.host)
-  const publicOrigin = config.server.publicUrl === undefined ? [] : [new URL(config.server.publicUrl).origin]
-  return {
-    path: config.mcp.path,
-    sessions: config.mcp.sessions,
-    sessionIdleTimeout: config.mcp.sessionIdleTimeout,
-    maxSessions: config.mcp.maxSessions,
-    fastToolCalls: config.mcp.fastToolCalls,
-    allowedHosts: config.mcp.allowedHosts ?? (loopback ? [...LOOPBACK_HOSTS] : undefined),
-    allowedOrigins: [...(config.mcp.allowedOrigins ?? (loopback ? LOOPBACK_ORIGINS : [])), ...publicOrigin],
-    toolPermissions: config.mcp.toolPermissions,
-    ...(metadata === undefined ? {} : { resourceMetadataUrl: (request: FastifyRequest) => resourceMetadataUrl(request, metadata) }),
-    ...extra
+function auditSink (config: Config, app: FastifyInstance): { sink: AuditSink, close: () => void } {
+  if (config.audit.file === undefined) {
+    // Audit events are written whatever the log level: an operator who quiets the logs keeps them.
+    return { sink: createAuditLog(app.log.child({}, { level: 'info' }), config.audit), close: () => {} }
   }
+  const destination = pino.destination({ dest: config.audit.file, sync: false, mkdir: true })
+  const logger = pino({ level: 'info', base: null, redact: { paths: redactedPaths([]), censor: '[redacted]' } }, destination)
+  return { sink: createAuditLog(logger, config.audit), close: () => { destination.flushSync(); destination.end() } }
 }
 
 /** Builds the whole server from a validated config. It does not listen: see server.ts. */
 export async function buildApp (config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
-  const credentialHeaders = config.auth.apiKey === undefined ? [] : [config.auth.apiKey.header ?? 'x-api-key']
-  const logger: FastifyServerOptions['logger'] = {
-    level: config.logger.level,
-    redact: { paths: redactedPaths(credentialHeaders), censor: '[redacted]' },
-    serializers: { req: safeRequestSerializer },
-    ...(options.logStream === undefined ? {} : { stream: options.logStream })
-  }
-  const app = Fastify({ logger })
+  const app = Fastify(serverOptions(config, options))
 
   app.setErrorHandler(function replyWithoutInternals (error: FastifyError, request, reply) {
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
-    // Our own 503s (a busy KDF queue, an unreachable token store) say what to do; other 5xx text stays in the log.
+    // Our own 503s (a busy KDF queue, an unreachable store) say what to do; other 5xx text stays in the log.
     if (status === 503 && error.code?.startsWith('MCP_AUTH_') === true) {
       return reply.code(503).header('retry-after', '1').send({ statusCode: 503, code: error.code, error: STATUS_CODES[503], message: error.message })
     }
@@ -113,28 +80,78 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     return reply.code(status).send({ statusCode: status, code: error.code, error: STATUS_CODES[status], message: error.message })
   })
 
+  const sessionStore = options.mcp?.sessionStore ?? (config.mcp.sessions === 'stateful'
+    ? new SessionStore({ idleTimeout: config.mcp.sessionIdleTimeout, maxSessions: config.mcp.maxSessions, fastToolCalls: config.mcp.fastToolCalls, ...(options.mcp?.now === undefined ? {} : { now: options.mcp.now }) })
+    : undefined)
+  const audit = auditSink(config, app)
+  app.addHook('onClose', async () => { audit.close() })
+  let metrics: Metrics | undefined
+  let sink = audit.sink
+  if (config.metrics.enabled) {
+    metrics = createMetrics(sessionStore === undefined ? {} : { sessions: () => sessionStore.size })
+    sink = fanOut(audit.sink, metrics.sink)
+    const observe = metrics.observeRequest
+    app.addHook('onResponse', async (request, reply) => {
+      observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
+    })
+  }
+
   const metadata = protectedResource(config)
-  const issuing = tokenIssuing(config, app)
+  const issuing = tokenIssuing(config, app.log)
   const context: DeploymentContext = {
-    ...(metadata === undefined ? {} : { resourceMetadataUrl: (request: FastifyRequest) => resourceMetadataUrl(request, metadata), challengeScopes: metadata.scopes }),
+    ...(metadata === undefined ? {} : { resourceMetadataUrl: (request) => resourceMetadataUrl(request, metadata), challengeScopes: metadata.scopes }),
     ...(issuing === undefined ? {} : { isRevoked: issuing.isRevoked })
   }
+  const readiness: Array<{ name: string, ready: () => Promise<boolean> }> = []
+
   if (issuing !== undefined) {
     app.addHook('onClose', async () => { await issuing.store.close() })
-    await issuing.connected
+    if (!await issuing.connected) app.log.warn('the token store (Redis) is not reachable yet: token requests get 503 until it is')
+    if (config.store.redisUrl !== undefined) readiness.push({ name: 'token store', ready: () => issuing.store.ready() })
     await app.register(tokenRoutes, issuing.routes)
     if (issuing.metadata !== undefined) await app.register(authorizationServerRoutes, issuing.metadata)
   }
-
-  await app.register(healthRoutes)
   if (metadata !== undefined) await app.register(wellKnownRoutes, metadata)
+
   await app.register(async function protectedMcp (scope) {
-    await scope.register(configuredAuth, { auth: config.auth, context })
-    await scope.register(mcpRoutes, mcpOptions(config, options.mcp, metadata))
+    const limits = await rateLimits(scope, {
+      perPrincipal: config.rateLimit.max === undefined ? undefined : { max: config.rateLimit.max, timeWindow: config.rateLimit.timeWindow },
+      tools: config.rateLimit.tools,
+      failedAuth: config.rateLimit.failedAuth === false ? undefined : config.rateLimit.failedAuth,
+      redisUrl: config.rateLimit.redisUrl,
+      audit: sink
+    })
+    if (config.rateLimit.redisUrl !== undefined) readiness.push({ name: 'rate-limit store', ready: limits.ready })
+    scope.addHook('onClose', async () => { await limits.close() })
+    await scope.register(configuredAuth, { auth: config.auth, context, hook: { audit: sink, throttle: limits.throttle } })
+    limits.addPrincipalLimits()
+    await scope.register(mcpRoutes, {
+      ...mcpOptions(config, metadata),
+      audit: sink,
+      ...(sessionStore === undefined ? {} : { sessionStore }),
+      ...options.mcp
+    })
   })
+  await app.register(healthRoutes, { checks: readiness })
+
+  if (metrics !== undefined) {
+    const keyDigest = config.metrics.sha256 !== undefined ? Buffer.from(config.metrics.sha256, 'hex') : config.metrics.key === undefined ? undefined : sha256(config.metrics.key)
+    const routeOptions = { registry: metrics.registry, path: config.metrics.path, keyDigest }
+    if (config.metrics.port === undefined) {
+      await app.register(metricsRoutes, routeOptions)
+    } else {
+      const metricsApp = Fastify({ logger: false })
+      await metricsApp.register(metricsRoutes, routeOptions)
+      metricsApps.set(app, { app: metricsApp, host: config.metrics.host, port: config.metrics.port })
+      app.addHook('onClose', async () => { await metricsApp.close() })
+    }
+  }
 
   if (chosenStrategies(config.auth.strategy).includes('none')) {
     app.log.warn('authentication is OFF (strategy none): anyone who can reach this address can use every tool; for local development only')
+  }
+  if (!isLoopback(config.server.host) && config.server.tls === undefined && config.server.trustProxy === false) {
+    app.log.warn(`SECURITY: serving plain HTTP on ${config.server.host}: credentials cross the network unencrypted. Configure server.tls, or terminate TLS at a proxy and set server.trustProxy`)
   }
   return app
 }

@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp, type BuildAppOptions } from './app.js'
+import { buildApp, metricsAppOf, type BuildAppOptions } from './app.js'
 import type { Config } from './config/schema.js'
 
 export interface RunningServer {
   app: FastifyInstance
   /** The URL of the MCP endpoint, with the port actually bound. */
   mcpUrl: string
+  /** The URL of the metrics endpoint when it has a port of its own. */
+  metricsUrl?: string
   close: () => Promise<void>
 }
 
@@ -13,12 +15,22 @@ export interface RunningServer {
 export async function startServer (config: Config, options: BuildAppOptions = {}): Promise<RunningServer> {
   const app = await buildApp(config, options)
   await app.listen({ host: config.server.host, port: config.server.port })
-  const address = app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : config.server.port
-  const host = config.server.host.includes(':') && !config.server.host.startsWith('[') ? `[${config.server.host}]` : config.server.host
-  return {
+  const scheme = config.server.tls === undefined ? 'http' : 'https'
+  const running: RunningServer = {
     app,
-    mcpUrl: `http://${host}:${port}${config.mcp.path}`,
+    mcpUrl: `${scheme}://${hostPort(config.server.host, app)}${config.mcp.path}`,
     close: async () => { await app.close() }
   }
+  const metrics = metricsAppOf(app)
+  if (metrics !== undefined) {
+    await metrics.app.listen({ host: metrics.host, port: metrics.port })
+    running.metricsUrl = `http://${hostPort(metrics.host, metrics.app)}${config.metrics.path}`
+  }
+  return running
+}
+
+function hostPort (host: string, app: FastifyInstance): string {
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseDocument } from 'yaml'
@@ -14,7 +14,7 @@ export interface LoadOptions {
 }
 
 /** Sections whose `*File` fields name secrets (server.tls names certificate files and is left alone). */
-const SECRET_SECTIONS = ['auth', 'store', 'rateLimit'] as const
+const SECRET_SECTIONS = ['auth', 'store', 'rateLimit', 'metrics'] as const
 
 function packageRoot (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
@@ -73,8 +73,24 @@ export function parseConfig (raw: unknown, options: LoadOptions & { source?: str
       if (!explained.has(path)) problems.push({ path, message: issue.message })
     }
   }
+  if (result.success) checkFiles(result.data, problems)
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
   return result.data
+}
+
+/** Files the server reads at start (TLS): reported now, by path, rather than as a crash later. */
+function checkFiles (config: Config, problems: ConfigProblem[]): void {
+  const tls = config.server.tls
+  if (tls === undefined) return
+  for (const field of ['certFile', 'keyFile', 'caFile'] as const) {
+    const file = tls[field]
+    if (file === undefined) continue
+    try {
+      accessSync(file, constants.R_OK)
+    } catch (error) {
+      problems.push({ path: `server.tls.${field}`, message: `cannot read file ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` })
+    }
+  }
 }
 
 function section (doc: Record<string, unknown>, name: string): Record<string, unknown> {

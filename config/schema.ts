@@ -22,11 +22,67 @@ const authSchema = z.strictObject({
   }
 })
 
+const tlsSchema = z.strictObject({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  /** Client CA bundle, for deployments that also check client certificates. */
+  caFile: z.string().min(1).optional()
+})
+
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(3000),
   /** The URL clients use to reach this server, when it differs from host:port (behind a proxy). */
-  publicUrl: z.url().optional()
+  publicUrl: z.url().optional(),
+  /** HTTPS in-process. */
+  tls: tlsSchema.optional(),
+  /** Trust X-Forwarded-* from a proxy: true, a hop count, or the proxies' addresses. Off by default. */
+  trustProxy: z.union([z.boolean(), z.number().int().nonnegative(), z.string(), z.array(z.string())]).default(false),
+  /** Largest request body, in bytes (413 beyond). */
+  bodyLimit: z.coerce.number().int().positive().default(1024 * 1024),
+  /** Largest request head, in bytes (431 beyond). */
+  maxHeaderSize: z.coerce.number().int().positive().default(16 * 1024),
+  /** Time to receive a whole request (408 beyond); 0 turns it off. */
+  requestTimeout: duration.default(30_000),
+  /** Time a connection may stay open without a request on it. */
+  keepAliveTimeout: duration.default(72_000),
+  /** Time to wait for in-flight requests at shutdown before closing anyway. */
+  shutdownTimeout: duration.default(10_000)
+})
+
+const limitSchema = z.strictObject({
+  max: z.coerce.number().int().positive(),
+  timeWindow: duration
+})
+
+const rateLimitSchema = z.strictObject({
+  /** Requests per principal per timeWindow; unset: no per-principal limit. */
+  max: z.coerce.number().int().positive().optional(),
+  timeWindow: duration.default(60_000),
+  /** Per principal and tool: { power: { max: 10, timeWindow: 1m } }. */
+  tools: z.record(z.string(), limitSchema).default({}),
+  /** Failed authentications per client address; false turns the throttle off. */
+  failedAuth: z.union([limitSchema, z.literal(false)]).default({ max: 10, timeWindow: 60_000 }),
+  /** Share every counter across instances; unset or empty: this process's memory. */
+  redisUrl: z.string().optional().transform((url) => url === '' ? undefined : url)
+})
+
+const auditSchema = z.strictObject({
+  /** Write audit events to this file (JSON lines) instead of the logger. */
+  file: z.string().min(1).optional(),
+  /** Put tool arguments in tool events. */
+  includeArguments: z.boolean().default(false)
+})
+
+const metricsSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  path: z.string().regex(/^\//).default('/metrics'),
+  /** Serve metrics on their own port (on `host`) instead of the main server. */
+  port: z.coerce.number().int().min(0).max(65535).optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Require `Authorization: Bearer <key>`. Also keyFile / sha256. */
+  key: z.string().min(16).optional(),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/).optional()
 })
 
 const mcpSchema = z.strictObject({
@@ -36,6 +92,8 @@ const mcpSchema = z.strictObject({
   maxSessions: z.coerce.number().int().positive().default(1000),
   /** The permission a tool requires, where it is not `calculator:<tool>`: { power: "calculator:advanced" }. */
   toolPermissions: z.record(z.string(), z.string().min(1)).default({}),
+  /** Most messages in one JSON-RPC batch (400 beyond). */
+  maxBatchSize: z.coerce.number().int().positive().default(100),
   /** Serve plain tools/call requests on the fast path (true) or only through the SDK's Protocol. */
   fastToolCalls: z.boolean().default(true),
   /** Host header values accepted; default: loopback names when bound to loopback, otherwise any. */
@@ -59,6 +117,9 @@ export const configSchema = z.strictObject({
   auth: authSchema,
   mcp: mcpSchema.prefault({}),
   store: storeSchema.prefault({}),
+  rateLimit: rateLimitSchema.prefault({}),
+  audit: auditSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
   logger: loggerSchema.prefault({})
 }).superRefine((config, ctx) => {
   if (chosenStrategies(config.auth.strategy).includes('none') && !isLoopback(config.server.host)) {

@@ -4,6 +4,7 @@ import { quote } from '../plugins/auth/authenticator.js'
 import type { Principal } from '../plugins/auth/principal.js'
 import { deniedResponse, type DeniedCall, type ToolAccess } from '../mcp/tool-access.js'
 import type { HttpMultiplexTransport } from '../mcp/transport.js'
+import type { AuditSink } from '../plugins/audit.js'
 
 /** Strategies whose clients speak OAuth bearer semantics, and so understand a 403 insufficient_scope. */
 const BEARER_STRATEGIES = new Set(['bearer', 'jwt'])
@@ -12,6 +13,7 @@ export interface ExchangeContext {
   access: ToolAccess
   /** The RFC 9728 metadata URL to name in a 403 challenge, when the deployment publishes one. */
   resourceMetadataUrl?: ((request: FastifyRequest) => string) | undefined
+  audit: AuditSink
 }
 
 function send (reply: FastifyReply, batch: boolean, responses: JSONRPCResponse[]): FastifyReply {
@@ -28,7 +30,6 @@ function send (reply: FastifyReply, batch: boolean, responses: JSONRPCResponse[]
 function forbid (request: FastifyRequest, reply: FastifyReply, denied: DeniedCall, context: ExchangeContext): FastifyReply {
   const params = ['error="insufficient_scope"', `scope=${quote(denied.permission)}`]
   if (context.resourceMetadataUrl !== undefined) params.push(`resource_metadata=${quote(context.resourceMetadataUrl(request))}`)
-  request.log.info({ event: 'auth', strategy: request.principal?.strategy, outcome: 'failure', reason: 'insufficient_permission', permission: denied.permission }, 'permission denied')
   return reply
     .code(403)
     .header('www-authenticate', `Bearer ${params.join(', ')}`)
@@ -49,19 +50,26 @@ export async function exchange (
   extra: MessageExtraInfo,
   context: ExchangeContext
 ): Promise<FastifyReply> {
+  const started = performance.now()
   const checked = context.access.deniedCalls(batch.messages, principal)
   const denied = checked instanceof Promise ? await checked : checked
+  for (const refusal of denied) {
+    context.audit.auth(request, { strategy: principal.strategy, outcome: 'failure', reason: 'insufficient_permission', principal: principal.id, permission: refusal.permission })
+    context.audit.tool(request, { tool: toolOf(batch.messages, refusal.id), principal: principal.id, strategy: principal.strategy, outcome: 'denied', durationMs: 0 })
+  }
   if (denied.length === 0) {
     const responses = await transport.dispatch(batch.messages, extra)
+    auditToolCalls(request, batch.messages, responses, principal, context, started)
     return send(reply, batch.batch, await filterToolLists(batch.messages, responses, principal, context))
   }
   if (BEARER_STRATEGIES.has(principal.strategy)) return forbid(request, reply, denied[0] as DeniedCall, context)
 
   // Other strategies: each refused call gets a JSON-RPC error in its place; the rest runs.
-  request.log.info({ event: 'auth', strategy: principal.strategy, outcome: 'failure', reason: 'insufficient_permission', permissions: denied.map((d) => d.permission) }, 'permission denied')
   const refused = new Set(denied.map((d) => d.id))
   const allowed = batch.messages.filter((message) => !('method' in message && 'id' in message && refused.has(message.id)))
-  const served = await filterToolLists(allowed, await transport.dispatch(allowed, extra), principal, context)
+  const dispatched = await transport.dispatch(allowed, extra)
+  auditToolCalls(request, allowed, dispatched, principal, context, started)
+  const served = await filterToolLists(allowed, dispatched, principal, context)
   const responses: JSONRPCResponse[] = []
   let next = 0
   for (const message of batch.messages) {
@@ -71,6 +79,36 @@ export async function exchange (
     if (response !== undefined) responses.push(response)
   }
   return send(reply, batch.batch, responses)
+}
+
+function toolOf (messages: readonly JSONRPCMessage[], id: unknown): string {
+  for (const message of messages) {
+    if ('method' in message && 'id' in message && message.id === id) {
+      const name = (message.params as { name?: unknown } | undefined)?.name
+      return typeof name === 'string' ? name : ''
+    }
+  }
+  return ''
+}
+
+/** One audit event per tools/call that ran: its outcome from the response, the exchange's duration. */
+function auditToolCalls (request: FastifyRequest, messages: readonly JSONRPCMessage[], responses: JSONRPCResponse[], principal: Principal, context: ExchangeContext, started: number): void {
+  let index = 0
+  for (const message of messages) {
+    if (!('method' in message) || !('id' in message)) continue
+    const response = responses[index++]
+    if (message.method !== 'tools/call') continue
+    const params = message.params as { name?: unknown, arguments?: unknown } | undefined
+    const failed = response === undefined || 'error' in response || (response.result as { isError?: unknown }).isError === true
+    context.audit.tool(request, {
+      tool: typeof params?.name === 'string' ? params.name : '',
+      principal: principal.id,
+      strategy: principal.strategy,
+      outcome: failed ? 'error' : 'success',
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      ...(context.audit.includeArguments ? { arguments: params?.arguments } : {})
+    })
+  }
 }
 
 /** Responses come back in the order of the requests among `messages`. */

@@ -10,6 +10,7 @@ import { createCalculatorServer, type CreateMcpServer } from '../mcp/server.js'
 import { ServerPool } from '../mcp/server-pool.js'
 import { SessionStore, type Session } from '../mcp/sessions.js'
 import type { AccessCheck } from '../mcp/permissions.js'
+import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { ToolAccess } from '../mcp/tool-access.js'
 import { exchange, type ExchangeContext } from './mcp-exchange.js'
 
@@ -36,6 +37,8 @@ export const mcpRoutesOptionsSchema = z.strictObject({
   accessCheck: z.custom<AccessCheck>((value) => typeof value === 'function', 'expected a function').optional(),
   /** The RFC 9728 metadata URL for a request, named in 403 challenges. */
   resourceMetadataUrl: z.custom<(request: FastifyRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+  /** Receives tool-call and permission events (the audit log, metrics); default: the request log. */
+  audit: z.custom<AuditSink>((value) => typeof value === 'object' && value !== null).optional(),
   /** Stateful: a session store to use instead of a new one (to read its state from outside). */
   sessionStore: z.instanceof(SessionStore).optional(),
   /** A clock for session expiry, for tests. */
@@ -118,7 +121,8 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
 
   const exchangeContext: ExchangeContext = {
     access: new ToolAccess({ prefix: options.permissionPrefix, overrides: options.toolPermissions, check: options.accessCheck }),
-    resourceMetadataUrl: options.resourceMetadataUrl
+    resourceMetadataUrl: options.resourceMetadataUrl,
+    audit: options.audit ?? requestLogAudit()
   }
 
   if (options.sessions === 'stateless') {
@@ -147,7 +151,8 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     fastToolCalls: options.fastToolCalls,
     ...(options.now === undefined ? {} : { now: options.now })
   })
-  fastify.addHook('onClose', async () => store.close())
+  // preClose: open GET streams must end before the server waits for its connections to close.
+  fastify.addHook('preClose', async () => store.close())
 
   /** The caller's session, or undefined after a 400/404 reply has been sent. */
   function sessionOf (request: FastifyRequest, reply: FastifyReply, principal: Principal): Session | undefined {

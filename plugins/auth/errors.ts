@@ -4,4 +4,6 @@ export const MCP_AUTH_MISSING_CREDENTIALS = createError('MCP_AUTH_MISSING_CREDEN
 export const MCP_AUTH_INVALID_CREDENTIALS = createError('MCP_AUTH_INVALID_CREDENTIALS', 'invalid credentials', 401)
 export const MCP_AUTH_TOKEN_EXPIRED = createError('MCP_AUTH_TOKEN_EXPIRED', 'token expired', 401)
 export const MCP_AUTH_TOKEN_REVOKED = createError('MCP_AUTH_TOKEN_REVOKED', 'token revoked', 401)
+export const MCP_AUTH_RATE_LIMITED = createError<[string]>('MCP_AUTH_RATE_LIMITED', 'rate limit exceeded: %s', 429)
+export const MCP_AUTH_RATE_LIMIT_UNAVAILABLE = createError('MCP_AUTH_RATE_LIMIT_UNAVAILABLE', 'rate-limit store unreachable, try again shortly', 503)
 export const MCP_AUTH_INVALID_OPTION = createError<[string, string]>('MCP_AUTH_INVALID_OPTION', '%s: invalid option %s')

@@ -22,10 +22,14 @@ export class LogCapture extends Writable {
   }
 }
 
-/** A config for tests: listens on 127.0.0.1, a free port, and logs everything. */
+/**
+ * A config for tests: listens on 127.0.0.1, a free port, and logs everything. The failed-auth
+ * throttle is off unless a test sets it: tests send many refused requests from one address.
+ */
 export function testConfig (raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Config {
   const server = (raw.server ?? {}) as Record<string, unknown>
-  return parseConfig({ ...raw, server: { host: '127.0.0.1', port: 0, ...server }, logger: { level: 'debug' } }, { env })
+  const rateLimit = (raw.rateLimit ?? {}) as Record<string, unknown>
+  return parseConfig({ ...raw, server: { host: '127.0.0.1', port: 0, ...server }, rateLimit: { failedAuth: false, ...rateLimit }, logger: { level: 'debug' } }, { env })
 }
 
 export interface TestServer extends RunningServer {

@@ -1,0 +1,74 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+
+export type AuthOutcomeName = 'success' | 'failure' | 'throttled'
+
+export interface AuthEvent {
+  strategy: string
+  outcome: AuthOutcomeName
+  /** Why it failed: missing_credentials, invalid_credentials, token_expired, token_revoked, insufficient_permission, rate_limited, … */
+  reason?: string
+  principal?: string
+  permission?: string
+}
+
+export interface ToolEvent {
+  tool: string
+  principal: string
+  strategy: string
+  outcome: 'success' | 'error' | 'denied'
+  durationMs: number
+  arguments?: unknown
+}
+
+/** Receives every auth attempt and tool call; the audit log and the metrics both listen. */
+export interface AuditSink {
+  auth: (request: FastifyRequest, event: AuthEvent) => void
+  tool: (request: FastifyRequest, event: ToolEvent) => void
+  rateLimited: (request: FastifyRequest, limit: string) => void
+  /** Whether tool events should carry the call's arguments. */
+  readonly includeArguments: boolean
+}
+
+function requestFields (request: FastifyRequest): Record<string, unknown> {
+  return { ip: request.ip, reqId: request.id, userAgent: request.headers['user-agent'] }
+}
+
+/**
+ * The audit log: one JSON line per authentication attempt and per tool call, through `logger`
+ * (the app's pino logger, or one writing to `audit.file`). Events never carry a credential: they
+ * are built from fixed fields, not from headers or bodies.
+ */
+export function createAuditLog (logger: FastifyBaseLogger, options: { includeArguments: boolean }): AuditSink {
+  return {
+    includeArguments: options.includeArguments,
+    auth: (request, event) => {
+      logger.info({ event: 'auth', ...event, ...requestFields(request) }, event.outcome === 'success' ? 'authenticated' : event.outcome === 'throttled' ? 'authentication throttled' : 'authentication failed')
+    },
+    tool: (request, event) => {
+      logger.info({ event: 'tool', ...event, ...requestFields(request) }, 'tool call')
+    },
+    rateLimited: (request, limit) => {
+      logger.info({ event: 'rate_limit', limit, principal: request.principal?.id, ...requestFields(request) }, 'rate limited')
+    }
+  }
+}
+
+/** Several sinks as one. */
+export function fanOut (...sinks: AuditSink[]): AuditSink {
+  return {
+    includeArguments: sinks.some((sink) => sink.includeArguments),
+    auth: (request, event) => { for (const sink of sinks) sink.auth(request, event) },
+    tool: (request, event) => { for (const sink of sinks) sink.tool(request, event) },
+    rateLimited: (request, limit) => { for (const sink of sinks) sink.rateLimited(request, limit) }
+  }
+}
+
+/** What plugins use when no audit sink was configured: the request's own logger. */
+export function requestLogAudit (): AuditSink {
+  return {
+    includeArguments: false,
+    auth: (request, event) => { if (event.outcome !== 'success') request.log.info({ event: 'auth', ...event, ...requestFields(request) }, 'authentication failed') },
+    tool: () => {},
+    rateLimited: (request, limit) => { request.log.info({ event: 'rate_limit', limit, ...requestFields(request) }, 'rate limited') }
+  }
+}

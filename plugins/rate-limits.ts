@@ -1,0 +1,131 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Redis } from 'ioredis'
+import type { AuditSink } from './audit.js'
+import { MCP_AUTH_RATE_LIMITED, MCP_AUTH_RATE_LIMIT_UNAVAILABLE } from './auth/errors.js'
+import type { FailedAuthThrottle } from './auth/hook.js'
+import { principalKey } from './auth/principal.js'
+
+export interface Limit {
+  max: number
+  /** Milliseconds. */
+  timeWindow: number
+}
+
+export interface RateLimitOptions {
+  /** Per authenticated principal, across all its requests; undefined: no limit. */
+  perPrincipal?: Limit | undefined
+  /** Per principal and tool, for the tools named. */
+  tools?: Readonly<Record<string, Limit>>
+  /** Failed authentications per client address; undefined: no throttle. */
+  failedAuth?: Limit | undefined
+  /** Shares every counter across instances. */
+  redisUrl?: string | undefined
+  audit: AuditSink
+}
+
+type Limiter = (request: FastifyRequest, options?: { increment?: boolean }) => Promise<{ isAllowed: boolean, isExceeded?: boolean, max?: number, remaining?: number, ttlInSeconds?: number }>
+
+async function check (limiter: Limiter, request: FastifyRequest, increment = true) {
+  try {
+    return await limiter(request, { increment })
+  } catch {
+    throw new MCP_AUTH_RATE_LIMIT_UNAVAILABLE()
+  }
+}
+
+function toolsCalled (request: FastifyRequest): string[] {
+  const header = request.headers['mcp-name']
+  if (typeof header === 'string' && header !== '') return [header]
+  const body: unknown = request.body
+  const messages: unknown[] = Array.isArray(body) ? body : [body]
+  const tools: string[] = []
+  for (const message of messages) {
+    const m = message as { method?: unknown, params?: { name?: unknown } } | null
+    if (m?.method === 'tools/call' && typeof m.params?.name === 'string') tools.push(m.params.name)
+  }
+  return tools
+}
+
+/**
+ * Rate limits for the MCP scope, built on @fastify/rate-limit (its counters, in memory or Redis):
+ * - failed authentications per client address, checked before any credential is (returned as a
+ *   throttle for the auth hook);
+ * - all requests per verified principal (an onRequest hook that must run after authentication,
+ *   so an unauthenticated client can never spend a principal's budget);
+ * - tools/call per principal and tool (a preHandler, once the body names the tool).
+ * Over a limit: 429 with Retry-After and RateLimit-* headers. A counter store that cannot answer
+ * fails closed: 503.
+ */
+export async function rateLimits (scope: FastifyInstance, options: RateLimitOptions): Promise<{ throttle: FailedAuthThrottle | undefined, addPrincipalLimits: () => void, ready: () => Promise<boolean>, close: () => Promise<void> }> {
+  const redis = options.redisUrl === undefined
+    ? undefined
+    : new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2000, connectTimeout: 2000 })
+  redis?.on('error', () => {})
+  await scope.register(rateLimit, { global: false, skipOnError: false, nameSpace: 'fastify-mcp-auth-rl:', ...(redis === undefined ? {} : { redis }) })
+  const create = (limit: Limit, key: (request: FastifyRequest) => string): Limiter =>
+    scope.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key }) as unknown as Limiter
+
+  function refuse (request: FastifyRequest, reply: FastifyReply, kind: string, result: Awaited<ReturnType<Limiter>>): never {
+    options.audit.rateLimited(request, kind)
+    reply.header('retry-after', String(Math.max(1, result.ttlInSeconds ?? 1)))
+    throw new MCP_AUTH_RATE_LIMITED(`${kind === 'principal' ? 'too many requests' : `too many ${kind} calls`}, retry in ${Math.max(1, result.ttlInSeconds ?? 1)} s`)
+  }
+
+  function headers (reply: FastifyReply, result: Awaited<ReturnType<Limiter>>): void {
+    if (result.max === undefined) return
+    reply.header('ratelimit-limit', String(result.max))
+      .header('ratelimit-remaining', String(result.remaining ?? 0))
+      .header('ratelimit-reset', String(result.ttlInSeconds ?? 0))
+  }
+
+  let throttle: FailedAuthThrottle | undefined
+  if (options.failedAuth !== undefined) {
+    const failures = create(options.failedAuth, (request) => `fail:${request.ip}`)
+    throttle = {
+      blocked: async (request) => {
+        const result = await check(failures, request, false)
+        return result.remaining === 0 ? Math.max(1, result.ttlInSeconds ?? 1) : undefined
+      },
+      recordFailure: async (request) => { await check(failures, request) }
+    }
+  }
+
+  const addPrincipalLimits = (): void => {
+    const perPrincipal = options.perPrincipal
+    if (perPrincipal !== undefined) {
+      const limiter = create(perPrincipal, (request) => `p:${request.principal === null ? '' : principalKey(request.principal)}`)
+      scope.addHook('onRequest', async function principalRateLimit (request, reply) {
+        if (request.principal === null) return
+        const result = await check(limiter, request)
+        headers(reply, result)
+        if (result.isExceeded === true) refuse(request, reply, 'principal', result)
+      })
+    }
+    const toolLimits = Object.entries(options.tools ?? {})
+    if (toolLimits.length > 0) {
+      const current = new WeakMap<FastifyRequest, string>()
+      const limiters = new Map(toolLimits.map(([tool, limit]) =>
+        [tool, create(limit, (request) => `t:${current.get(request) ?? ''}:${request.principal === null ? '' : principalKey(request.principal)}`)]))
+      scope.addHook('preHandler', async function toolRateLimit (request, reply) {
+        for (const tool of toolsCalled(request)) {
+          const limiter = limiters.get(tool)
+          if (limiter === undefined) continue
+          current.set(request, tool)
+          const result = await check(limiter, request)
+          if (result.isExceeded === true) refuse(request, reply, tool, result)
+        }
+      })
+    }
+  }
+
+  const ready = async (): Promise<boolean> => {
+    if (redis === undefined) return true
+    try {
+      return (await redis.ping()) === 'PONG'
+    } catch {
+      return false
+    }
+  }
+  return { throttle, addPrincipalLimits, ready, close: async () => { redis?.disconnect() } }
+}
