@@ -25,7 +25,7 @@ const apiKeyDoc = (key: unknown = '${CALCULATOR_API_KEY}') => ({
 t.test('defaults fill everything but the auth section', async (t) => {
   const config = parseConfig(apiKeyDoc(), { env: { CALCULATOR_API_KEY: KEY } })
   t.match(config.server, { host: '127.0.0.1', port: 3000, trustProxy: false, bodyLimit: 1048576, maxHeaderSize: 16384, requestTimeout: 30000 })
-  t.same(config.rateLimit, { timeWindow: 60000, tools: {}, failedAuth: { max: 10, timeWindow: 60000 }, redisUrl: undefined }, 'failed-auth throttling on by default, no per-principal limit')
+  t.same(config.rateLimit, { timeWindow: 60000, tools: {}, failedAuth: { max: 10, timeWindow: 60000 } }, 'failed-auth throttling on by default, no per-principal limit')
   t.same(config.metrics.enabled, false, 'metrics off by default')
   t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, maxBatchSize: 100, toolPermissions: {}, fastToolCalls: true })
   t.equal(config.auth.apiKey?.header, 'x-api-key')
