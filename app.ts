@@ -34,6 +34,12 @@ export function metricsAppOf (app: FastifyInstance): { app: FastifyInstance, hos
 function serverOptions (config: Config, options: BuildAppOptions): FastifyServerOptions & { https?: { key: Buffer, cert: Buffer, ca?: Buffer } } {
   const credentialHeaders = [config.auth.apiKey?.header ?? 'x-api-key']
   const tls = config.server.tls
+  // Node checks request timeouts on an interval (30 s by default); short timeouts need a shorter one.
+  const requestTimeout = config.server.requestTimeout
+  const nodeServer = {
+    maxHeaderSize: config.server.maxHeaderSize,
+    connectionsCheckingInterval: requestTimeout > 0 ? Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 2))) : 30_000
+  }
   return {
     logger: {
       level: config.logger.level,
@@ -45,22 +51,27 @@ function serverOptions (config: Config, options: BuildAppOptions): FastifyServer
     bodyLimit: config.server.bodyLimit,
     maxParamLength: 200,
     requestTimeout: config.server.requestTimeout,
+    connectionTimeout: config.server.connectionTimeout,
     keepAliveTimeout: config.server.keepAliveTimeout,
-    http: { maxHeaderSize: config.server.maxHeaderSize },
+    http: nodeServer,
     ...(tls === undefined
       ? {}
-      : { https: { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile) }) } })
+      : { https: { ...nodeServer, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile) }) } })
   } as FastifyServerOptions
 }
 
-function auditSink (config: Config, app: FastifyInstance): { sink: AuditSink, close: () => void } {
+function auditSink (config: Config, app: FastifyInstance): { sink: AuditSink, close: () => Promise<void> } {
   if (config.audit.file === undefined) {
     // Audit events are written whatever the log level: an operator who quiets the logs keeps them.
-    return { sink: createAuditLog(app.log.child({}, { level: 'info' }), config.audit), close: () => {} }
+    return { sink: createAuditLog(app.log.child({}, { level: 'info' }), config.audit), close: async () => {} }
   }
   const destination = pino.destination({ dest: config.audit.file, sync: false, mkdir: true })
   const logger = pino({ level: 'info', base: null, redact: { paths: redactedPaths([]), censor: '[redacted]' } }, destination)
-  return { sink: createAuditLog(logger, config.audit), close: () => { destination.flushSync(); destination.end() } }
+  return {
+    sink: createAuditLog(logger, config.audit),
+    // end() writes what is buffered (once the file is open) and closes it: no event is lost at shutdown.
+    close: async () => { await new Promise<void>((resolve) => { destination.once('close', () => resolve()); destination.end() }) }
+  }
 }
 
 /** Builds the whole server from a validated config. It does not listen: see server.ts. */
@@ -80,11 +91,20 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     return reply.code(status).send({ statusCode: status, code: error.code, error: STATUS_CODES[status], message: error.message })
   })
 
+  // Graceful shutdown: requests in flight when closing starts still finish, and their connections
+  // then close instead of idling until keepAliveTimeout (which would hold the shutdown open).
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', function closeAfterShutdown (_request, reply, payload, done) {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
+
   const sessionStore = options.mcp?.sessionStore ?? (config.mcp.sessions === 'stateful'
     ? new SessionStore({ idleTimeout: config.mcp.sessionIdleTimeout, maxSessions: config.mcp.maxSessions, fastToolCalls: config.mcp.fastToolCalls, ...(options.mcp?.now === undefined ? {} : { now: options.mcp.now }) })
     : undefined)
   const audit = auditSink(config, app)
-  app.addHook('onClose', async () => { audit.close() })
+  app.addHook('onClose', async () => { await audit.close() })
   let metrics: Metrics | undefined
   let sink = audit.sink
   if (config.metrics.enabled) {

@@ -46,6 +46,8 @@ const serverSchema = z.strictObject({
   requestTimeout: duration.default(30_000),
   /** Time a connection may stay open without a request on it. */
   keepAliveTimeout: duration.default(72_000),
+  /** Time a socket may sit idle mid-request before it is closed (stops slow-body attacks); 0 turns it off. */
+  connectionTimeout: duration.default(60_000),
   /** Time to wait for in-flight requests at shutdown before closing anyway. */
   shutdownTimeout: duration.default(10_000)
 })

@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Redis } from 'ioredis'
+import { connected, createRedis, pings } from './token-store/redis-client.js'
 import type { AuditSink } from './audit.js'
 import { MCP_AUTH_RATE_LIMITED, MCP_AUTH_RATE_LIMIT_UNAVAILABLE } from './auth/errors.js'
 import type { FailedAuthThrottle } from './auth/hook.js'
@@ -58,10 +58,8 @@ function toolsCalled (request: FastifyRequest): string[] {
  * fails closed: 503.
  */
 export async function rateLimits (scope: FastifyInstance, options: RateLimitOptions): Promise<{ throttle: FailedAuthThrottle | undefined, addPrincipalLimits: () => void, ready: () => Promise<boolean>, close: () => Promise<void> }> {
-  const redis = options.redisUrl === undefined
-    ? undefined
-    : new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2000, connectTimeout: 2000 })
-  redis?.on('error', () => {})
+  const redis = options.redisUrl === undefined ? undefined : createRedis(options.redisUrl)
+  if (redis !== undefined && !await connected(redis, 3000)) scope.log.warn('the rate-limit store (Redis) is not reachable yet: requests get 503 until it is')
   await scope.register(rateLimit, { global: false, skipOnError: false, nameSpace: 'fastify-mcp-auth-rl:', ...(redis === undefined ? {} : { redis }) })
   const create = (limit: Limit, key: (request: FastifyRequest) => string): Limiter =>
     scope.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key }) as unknown as Limiter
@@ -119,13 +117,6 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
     }
   }
 
-  const ready = async (): Promise<boolean> => {
-    if (redis === undefined) return true
-    try {
-      return (await redis.ping()) === 'PONG'
-    } catch {
-      return false
-    }
-  }
+  const ready = async (): Promise<boolean> => redis === undefined || await pings(redis)
   return { throttle, addPrincipalLimits, ready, close: async () => { redis?.disconnect() } }
 }

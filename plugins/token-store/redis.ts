@@ -1,11 +1,10 @@
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { connected, createRedis, pings } from './redis-client.js'
 import { MCP_AUTH_STORE_UNAVAILABLE, type TokenStore } from './store.js'
 
 export interface RedisStoreOptions {
   url: string
   keyPrefix: string
-  /** Milliseconds a command may take before the store counts as unreachable. */
-  commandTimeout?: number
 }
 
 /**
@@ -17,27 +16,12 @@ export class RedisTokenStore implements TokenStore {
   readonly #redis: Redis
 
   constructor (options: RedisStoreOptions) {
-    this.#redis = new Redis(options.url, {
-      keyPrefix: options.keyPrefix,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeout ?? 2000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2000)
-    })
-    // Connection errors surface through failed commands; without a listener ioredis logs them itself.
-    this.#redis.on('error', () => {})
+    this.#redis = createRedis(options.url, options.keyPrefix)
   }
 
-  /** Resolves once connected, or after `timeout` ms if Redis is not reachable yet (requests then get 503 until it is). */
+  /** Resolves once connected, or after `timeout` ms if Redis is not reachable yet. */
   async connected (timeout: number): Promise<boolean> {
-    if (this.#redis.status === 'ready') return true
-    return await new Promise((resolve) => {
-      const timer = setTimeout(() => { this.#redis.off('ready', onReady); resolve(false) }, timeout)
-      timer.unref()
-      const onReady = (): void => { clearTimeout(timer); resolve(true) }
-      this.#redis.once('ready', onReady)
-    })
+    return await connected(this.#redis, timeout)
   }
 
   async #run<T> (command: () => Promise<T>): Promise<T> {
@@ -71,11 +55,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async ready (): Promise<boolean> {
-    try {
-      return (await this.#redis.ping()) === 'PONG'
-    } catch {
-      return false
-    }
+    return await pings(this.#redis)
   }
 
   async close (): Promise<void> {
