@@ -104,7 +104,7 @@ async function serve (args: readonly string[], io: CliIo): Promise<RunningServer
   const server = await startServer(config, { logStream: io.stdout })
   if (generatedKey !== undefined) write(io.stdout, generatedKeyBanner(server.mcpUrl, config.auth.apiKey?.header ?? 'x-api-key', generatedKey))
   if (io.handleSignals === true) {
-    closeWithGrace({ delay: 10_000, logger: server.app.log }, async ({ err }) => {
+    closeWithGrace({ delay: config.server.shutdownTimeout, logger: server.app.log }, async ({ err }) => {
       if (err !== undefined) server.app.log.error({ err }, 'shutting down after an error')
       await server.close()
     })
