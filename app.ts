@@ -4,7 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import { pino } from 'pino'
 import { mcpOptions, protectedResource, tokenIssuing } from './config/deployment.js'
 import { chosenStrategies, isLoopback, type Config } from './config/schema.js'
-import { createAuditLog, fanOut, type AuditSink } from './plugins/audit.js'
+import { createAuditLog, fanOut, silentAudit, type AuditSink } from './plugins/audit.js'
 import type { DeploymentContext } from './plugins/auth/authenticator.js'
 import { sha256 } from './plugins/auth/compare.js'
 import { configuredAuth } from './plugins/auth/configured.js'
@@ -49,7 +49,6 @@ function serverOptions (config: Config, options: BuildAppOptions): FastifyServer
     },
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimit,
-    maxParamLength: 200,
     requestTimeout: config.server.requestTimeout,
     connectionTimeout: config.server.connectionTimeout,
     keepAliveTimeout: config.server.keepAliveTimeout,
@@ -60,17 +59,30 @@ function serverOptions (config: Config, options: BuildAppOptions): FastifyServer
   } as FastifyServerOptions
 }
 
-function auditSink (config: Config, app: FastifyInstance): { sink: AuditSink, close: () => Promise<void> } {
-  if (config.audit.file === undefined) {
-    // Audit events are written whatever the log level: an operator who quiets the logs keeps them.
-    return { sink: createAuditLog(app.log.child({}, { level: 'info' }), config.audit), close: async () => {} }
+/**
+ * The audit log's own pino instance, written whatever `logger.level` is: to `audit.file`, or to
+ * stdout next to the main log. Writes are batched (up to 4 KiB, flushed every second and at
+ * shutdown): one write per event would cost more than the request it records.
+ */
+function auditSink (config: Config, logStream: NodeJS.WritableStream | undefined): { sink: AuditSink, close: () => Promise<void> } {
+  if (!config.audit.enabled) return { sink: silentAudit(), close: async () => {} }
+  // No redaction pass: audit events are built from fixed fields and never carry headers or bodies.
+  const options = { level: 'info', base: undefined }
+  if (config.audit.file === undefined && logStream !== undefined) {
+    return { sink: createAuditLog(pino(options, logStream), config.audit), close: async () => {} }
   }
-  const destination = pino.destination({ dest: config.audit.file, sync: false, mkdir: true })
-  const logger = pino({ level: 'info', base: null, redact: { paths: redactedPaths([]), censor: '[redacted]' } }, destination)
+  const destination = pino.destination({ dest: config.audit.file ?? 1, sync: true, minLength: 4096, mkdir: config.audit.file !== undefined })
+  const flusher = setInterval(() => { try { destination.flush() } catch { /* not open yet */ } }, 1000)
+  flusher.unref()
   return {
-    sink: createAuditLog(logger, config.audit),
-    // end() writes what is buffered (once the file is open) and closes it: no event is lost at shutdown.
-    close: async () => { await new Promise<void>((resolve) => { destination.once('close', () => resolve()); destination.end() }) }
+    sink: createAuditLog(pino(options, destination), config.audit),
+    close: async () => {
+      clearInterval(flusher)
+      // end() writes what is buffered (once the file is open) and closes it: no event is lost.
+      // stdout is flushed, not closed.
+      if (config.audit.file === undefined) destination.flushSync()
+      else await new Promise<void>((resolve) => { destination.once('close', () => resolve()); destination.end() })
+    }
   }
 }
 
@@ -103,7 +115,7 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
   const sessionStore = options.mcp?.sessionStore ?? (config.mcp.sessions === 'stateful'
     ? new SessionStore({ idleTimeout: config.mcp.sessionIdleTimeout, maxSessions: config.mcp.maxSessions, fastToolCalls: config.mcp.fastToolCalls, ...(options.mcp?.now === undefined ? {} : { now: options.mcp.now }) })
     : undefined)
-  const audit = auditSink(config, app)
+  const audit = auditSink(config, options.logStream)
   app.addHook('onClose', async () => { await audit.close() })
   let metrics: Metrics | undefined
   let sink = audit.sink

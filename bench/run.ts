@@ -112,6 +112,11 @@ for (const strategy of ['api-key', 'bearer', 'basic', 'jwt']) {
     if (values.only === undefined || `${strategy} ${sessions}`.includes(values.only)) scenarios.push(await mcpScenario(strategy, sessions))
   }
 }
+if (values.only === undefined) {
+  // What the audit log (two JSON lines per tool call, on by default) costs, measured beside it.
+  const quiet = await mcpScenario('api-key', 'stateless', { audit: { enabled: false } })
+  scenarios.push({ ...quiet, name: 'api-key stateless, audit off' })
+}
 
 try {
   for (const scenario of scenarios) {

@@ -8,6 +8,7 @@ import { generatedKeyBanner } from './banner.js'
 import { generateKey } from './gen-key.js'
 import { hashPasswordCommand } from './hash-password.js'
 import { tokenCommand } from './token.js'
+import { stdioCommand } from './stdio.js'
 import { UsageError, write, type CliIo } from './io.js'
 
 export type { CliIo } from './io.js'
@@ -22,6 +23,8 @@ Commands:
   hash-password                                       read a password on stdin, print its scrypt hash
   token --sub ID --permissions a,b [--ttl 15m] [--config FILE]
                                                       mint a JWT with the config's signing key
+  stdio [--config FILE]                               the calculator over stdio, for clients that launch a command;
+                                                      the credential comes from MCP_AUTH_CREDENTIAL
 
 The config file is --config FILE, else $MCP_AUTH_CONFIG, else config/default.yaml.
 `
@@ -38,7 +41,7 @@ function parsePort (value: string | undefined): number | undefined {
 }
 
 /** Runs one command. Resolves with an exit code, or with the running server for `serve`. */
-export async function main (argv: readonly string[], io: CliIo): Promise<number | RunningServer> {
+export async function main (argv: readonly string[], io: CliIo): Promise<number | RunningServer | 'serving'> {
   const [command, ...rest] = argv
   try {
     switch (command) {
@@ -55,6 +58,8 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number 
         return await hashPasswordCommand(io)
       case 'token':
         return tokenCommand(rest, io)
+      case 'stdio':
+        return await stdioCommand(rest, io) ?? 'serving'
       case 'help': case '--help': case '-h':
         write(io.stdout, USAGE)
         return 0
@@ -101,7 +106,8 @@ async function serve (args: readonly string[], io: CliIo): Promise<RunningServer
     env = { ...env, CALCULATOR_API_KEY: generatedKey }
   }
   const config: Config = loadConfigFile(file, { env, overrides: { host: values.host, port: parsePort(values.port) } })
-  const server = await startServer(config, { logStream: io.stdout })
+  // The real process logs through pino's own stdout destination; tests pass a stream to read.
+  const server = await startServer(config, io.stdout === process.stdout ? {} : { logStream: io.stdout })
   if (generatedKey !== undefined) write(io.stdout, generatedKeyBanner(server.mcpUrl, config.auth.apiKey?.header ?? 'x-api-key', generatedKey))
   if (io.handleSignals === true) {
     closeWithGrace({ delay: config.server.shutdownTimeout, logger: server.app.log }, async ({ err }) => {

@@ -70,6 +70,8 @@ const rateLimitSchema = z.strictObject({
 })
 
 const auditSchema = z.strictObject({
+  /** On by default; off only where the throughput matters more than the record (see the benchmark). */
+  enabled: z.boolean().default(true),
   /** Write audit events to this file (JSON lines) instead of the logger. */
   file: z.string().min(1).optional(),
   /** Put tool arguments in tool events. */

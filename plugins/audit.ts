@@ -63,6 +63,11 @@ export function fanOut (...sinks: AuditSink[]): AuditSink {
   }
 }
 
+/** No audit at all (`audit.enabled: false`). */
+export function silentAudit (): AuditSink {
+  return { includeArguments: false, auth: () => {}, tool: () => {}, rateLimited: () => {} }
+}
+
 /** What plugins use when no audit sink was configured: the request's own logger. */
 export function requestLogAudit (): AuditSink {
   return {

@@ -79,13 +79,32 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
 
   let throttle: FailedAuthThrottle | undefined
   if (options.failedAuth !== undefined) {
-    const failures = create(options.failedAuth, (request) => `fail:${request.ip}`)
+    const failedAuth = options.failedAuth
+    const failures = create(failedAuth, (request) => `fail:${request.ip}`)
+    // In-process counters: addresses with no failure in the current window need no lookup at all,
+    // which keeps the check off the hot path. Shared (Redis) counters are always asked.
+    const recent = redis === undefined ? new Map<string, number>() : undefined
     throttle = {
       blocked: async (request) => {
+        if (recent !== undefined) {
+          const until = recent.get(request.ip)
+          if (until === undefined) return undefined
+          if (until < Date.now()) {
+            recent.delete(request.ip)
+            return undefined
+          }
+        }
         const result = await check(failures, request, false)
         return result.remaining === 0 ? Math.max(1, result.ttlInSeconds ?? 1) : undefined
       },
-      recordFailure: async (request) => { await check(failures, request) }
+      recordFailure: async (request) => {
+        const result = await check(failures, request)
+        if (recent !== undefined) {
+          recent.delete(request.ip)
+          recent.set(request.ip, Date.now() + Math.max(1, result.ttlInSeconds ?? 1) * 1000)
+          if (recent.size > 100_000) recent.delete(recent.keys().next().value as string)
+        }
+      }
     }
   }
 

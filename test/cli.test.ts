@@ -18,8 +18,8 @@ function io (env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string, err: () 
   return { stdout, stderr, env, out: () => out, err: () => err }
 }
 
-function running (result: number | RunningServer): RunningServer {
-  if (typeof result === 'number') throw new Error(`serve exited with ${result}`)
+function running (result: number | RunningServer | 'serving'): RunningServer {
+  if (typeof result !== 'object') throw new Error(`serve returned ${result}`)
   return result
 }
 

@@ -1,0 +1,32 @@
+// The public API: everything a host Fastify app needs to put an MCP server behind authentication.
+
+// Strategy plugins (each wrapped with fastify-plugin; auth applies to the scope they are registered in).
+export { apiKeyAuth, createApiKeyAuthenticator, type ApiKeyOptions } from './plugins/auth/api-key.js'
+export { bearerAuth, createBearerAuthenticator, type BearerOptions } from './plugins/auth/bearer.js'
+export { basicAuth, createBasicAuthenticator, type BasicOptions } from './plugins/auth/basic.js'
+export { jwtAuth, createJwtAuthenticator, type JwtOptions, type JwtPluginOptions } from './plugins/auth/jwt.js'
+export { noneAuth, createNoneAuthenticator, type NoneOptions } from './plugins/auth/none.js'
+export { configuredAuth, type ConfiguredAuthOptions } from './plugins/auth/configured.js'
+export { addAuthHook, type AuthHookOptions, type FailedAuthThrottle } from './plugins/auth/hook.js'
+export type { Authenticator, AuthOutcome, DeploymentContext, FailureReason } from './plugins/auth/authenticator.js'
+export { principalKey, toAuthInfo, type Principal } from './plugins/auth/principal.js'
+export * as errors from './plugins/auth/errors.js'
+
+// The MCP endpoint and the servers behind it.
+export { mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
+export { createCalculatorServer, type CreateMcpServer, type CreateServerContext } from './mcp/server.js'
+export { registerCalculatorTools, calculatorTools } from './mcp/calculator.js'
+export { grants, type AccessCheck } from './mcp/permissions.js'
+export { PERMISSION_DENIED } from './mcp/tool-access.js'
+
+// Tokens: minting (for tests and admin tools), password hashes, stores.
+export { createTokenSigner, type TokenClaims, type SignedToken } from './plugins/auth/jwt-signer.js'
+export { hashPassword } from './plugins/auth/password-hash.js'
+export { MemoryTokenStore, RedisTokenStore, createTokenStore, type TokenStore } from './plugins/token-store/index.js'
+
+// Configuration and the complete server.
+export { loadConfigFile, parseConfig, configFileFrom, DEFAULT_CONFIG_FILE } from './config/load.js'
+export { ConfigError, type ConfigProblem } from './config/problems.js'
+export type { Config, ConfigInput } from './config/schema.js'
+export { buildApp, type BuildAppOptions } from './app.js'
+export { startServer, type RunningServer } from './server.js'
