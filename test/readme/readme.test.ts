@@ -148,3 +148,27 @@ t.test('the audit log example lines are JSON lines with the documented fields', 
   t.ok(lines.length >= 3)
   for (const line of lines) t.match(line, { level: 30, event: /^(auth|tool)$/, ip: String, reqId: String, userAgent: String, msg: String })
 })
+
+t.test('the token-endpoint curl flow runs as written', async (t) => {
+  const block = blocks('sh').find((text) => text.includes('# 1. get a token pair'))
+  if (block === undefined) throw new Error('no token flow in the README')
+  const env = { JWT_SECRET: 'readme-flow-secret-0123456789abcdefghijklmn', REPORTING_SECRET_HASH: await hashPassword('the client secret', FAST_SCRYPT), PORT: '0' }
+  const { loadConfigFile } = await import('../../config/load.js')
+  const config = loadConfigFile(`${root}/config/jwt-issuer.yaml`, { env })
+  const server = await listen({ ...config, logger: { level: 'warn' } })
+  t.teardown(server.close)
+  const steps = block.slice(block.indexOf('# 1. get a token pair')).replaceAll('http://127.0.0.1:3000', server.url.origin)
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', `${steps}\necho\necho "ACCESS=$ACCESS"`], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'inherit'] })
+    let text = ''
+    child.stdout.on('data', (chunk: Buffer) => { text += chunk.toString() })
+    child.on('exit', (code) => code === 0 ? resolve(text) : reject(new Error(`the flow exited with ${code}: ${text}`)))
+  })
+  t.match(output, /"token_type":"Bearer","expires_in":900,"refresh_token":"[A-Za-z0-9_-]+","scope":"calculator:add calculator:whoami"/, '1. a token pair')
+  t.match(output, /"structuredContent":\{"result":8\}/, '2. the calculator answers')
+  t.equal((output.match(/"access_token"/g) ?? []).length, 2, '3. the refresh returned a new pair')
+  const access = /ACCESS=(\S+)/.exec(output)?.[1] ?? ''
+  const after = await post(server.url, addCall, { authorization: `Bearer ${access}` })
+  t.equal(after.status, 401, '4. the revoked token is refused')
+  t.match(await after.json(), { message: 'token revoked' })
+})
