@@ -24,7 +24,8 @@ export interface RateLimitOptions {
   audit: AuditSink
 }
 
-type Limiter = (request: FastifyRequest, options?: { increment?: boolean }) => Promise<{ isAllowed: boolean, isExceeded?: boolean, max?: number, remaining?: number, ttlInSeconds?: number }>
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>
+type LimitResult = Awaited<ReturnType<Limiter>>
 
 async function check (limiter: Limiter, request: FastifyRequest, increment = true) {
   try {
@@ -62,19 +63,21 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
   if (redis !== undefined && !await connected(redis, 3000)) scope.log.warn('the rate-limit store (Redis) is not reachable yet: requests get 503 until it is')
   await scope.register(rateLimit, { global: false, skipOnError: false, nameSpace: 'fastify-mcp-auth-rl:', ...(redis === undefined ? {} : { redis }) })
   const create = (limit: Limit, key: (request: FastifyRequest) => string): Limiter =>
-    scope.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key }) as unknown as Limiter
+    scope.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key })
+  const exceeded = (result: LimitResult): boolean => !result.isAllowed && result.isExceeded
+  const waitSeconds = (result: LimitResult): number => Math.max(1, result.isAllowed ? 1 : result.ttlInSeconds)
 
-  function refuse (request: FastifyRequest, reply: FastifyReply, kind: string, result: Awaited<ReturnType<Limiter>>): never {
+  function refuse (request: FastifyRequest, reply: FastifyReply, kind: string, result: LimitResult): never {
     options.audit.rateLimited(request, kind)
-    reply.header('retry-after', String(Math.max(1, result.ttlInSeconds ?? 1)))
-    throw new MCP_AUTH_RATE_LIMITED(`${kind === 'principal' ? 'too many requests' : `too many ${kind} calls`}, retry in ${Math.max(1, result.ttlInSeconds ?? 1)} s`)
+    reply.header('retry-after', String(waitSeconds(result)))
+    throw new MCP_AUTH_RATE_LIMITED(`${kind === 'principal' ? 'too many requests' : `too many ${kind} calls`}, retry in ${waitSeconds(result)} s`)
   }
 
-  function headers (reply: FastifyReply, result: Awaited<ReturnType<Limiter>>): void {
-    if (result.max === undefined) return
+  function headers (reply: FastifyReply, result: LimitResult): void {
+    if (result.isAllowed) return
     reply.header('ratelimit-limit', String(result.max))
-      .header('ratelimit-remaining', String(result.remaining ?? 0))
-      .header('ratelimit-reset', String(result.ttlInSeconds ?? 0))
+      .header('ratelimit-remaining', String(result.remaining))
+      .header('ratelimit-reset', String(result.ttlInSeconds))
   }
 
   let throttle: FailedAuthThrottle | undefined
@@ -95,13 +98,13 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
           }
         }
         const result = await check(failures, request, false)
-        return result.remaining === 0 ? Math.max(1, result.ttlInSeconds ?? 1) : undefined
+        return !result.isAllowed && result.remaining === 0 ? waitSeconds(result) : undefined
       },
       recordFailure: async (request) => {
         const result = await check(failures, request)
         if (recent !== undefined) {
           recent.delete(request.ip)
-          recent.set(request.ip, Date.now() + Math.max(1, result.ttlInSeconds ?? 1) * 1000)
+          recent.set(request.ip, Date.now() + waitSeconds(result) * 1000)
           if (recent.size > 100_000) recent.delete(recent.keys().next().value as string)
         }
       }
@@ -116,7 +119,7 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
         if (request.principal === null) return
         const result = await check(limiter, request)
         headers(reply, result)
-        if (result.isExceeded === true) refuse(request, reply, 'principal', result)
+        if (exceeded(result)) refuse(request, reply, 'principal', result)
       })
     }
     const toolLimits = Object.entries(options.tools ?? {})
@@ -130,7 +133,7 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
           if (limiter === undefined) continue
           current.set(request, tool)
           const result = await check(limiter, request)
-          if (result.isExceeded === true) refuse(request, reply, tool, result)
+          if (exceeded(result)) refuse(request, reply, tool, result)
         }
       })
     }

@@ -64,6 +64,7 @@ async function registerVerifier (fastify: FastifyInstance, key: string | KeyReso
         cache: 1000
       }
     })
+    // @fastify/jwt's types do not model namespaces: with one, `jwt` holds a JWT per namespace name.
     decorator = (child.jwt as unknown as Record<string, JWT>)[namespace]
   })
   if (decorator === undefined) throw new Error('@fastify/jwt did not register its namespace')
