@@ -59,7 +59,7 @@ export function parseConfig (raw: unknown, options: LoadOptions & { source?: str
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(source, [{ path: '(root)', message: 'expected a mapping of settings' }])
   }
-  const doc = interpolate(raw, env, problems) as Record<string, unknown>
+  const doc = interpolate(authOff(raw as Record<string, unknown>, env), env, problems) as Record<string, unknown>
   applyEnvironment(doc, env, options.overrides)
   const explained = new Set(problems.map((p) => p.path))
   for (const section of SECRET_SECTIONS) {
@@ -101,11 +101,20 @@ function section (doc: Record<string, unknown>, name: string): Record<string, un
   return created
 }
 
-/** HOST, PORT and CALCULATOR_REQUIRE_AUTH from the environment, then command-line overrides. */
+/**
+ * CALCULATOR_REQUIRE_AUTH=false selects the none strategy. The other strategies' sections are
+ * dropped before interpolation: their variables (a key, a secret) are not needed to run without auth.
+ */
+function authOff (raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  if (env.CALCULATOR_REQUIRE_AUTH?.toLowerCase() !== 'false') return raw
+  const none = (raw.auth as Record<string, unknown> | undefined)?.none
+  return { ...raw, auth: { strategy: 'none', ...(none === undefined ? {} : { none }) } }
+}
+
+/** HOST and PORT from the environment, then command-line overrides. */
 function applyEnvironment (doc: Record<string, unknown>, env: NodeJS.ProcessEnv, overrides: LoadOptions['overrides']): void {
   if (env.HOST !== undefined && env.HOST !== '') section(doc, 'server').host = env.HOST
   if (env.PORT !== undefined && env.PORT !== '') section(doc, 'server').port = env.PORT
   if (overrides?.host !== undefined) section(doc, 'server').host = overrides.host
   if (overrides?.port !== undefined) section(doc, 'server').port = overrides.port
-  if (env.CALCULATOR_REQUIRE_AUTH?.toLowerCase() === 'false') section(doc, 'auth').strategy = 'none'
 }

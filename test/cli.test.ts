@@ -101,3 +101,12 @@ t.test('the real entry: a broken config stops start-up with exit 2, every proble
   t.equal(viaEnv.code, 2, 'MCP_AUTH_CONFIG picks the file')
   t.match(viaEnv.stderr, 'broken.yaml')
 })
+
+t.test('CALCULATOR_REQUIRE_AUTH=false npm start: no key needed, none printed, tools open on loopback', async (t) => {
+  const cli = io({ CALCULATOR_REQUIRE_AUTH: 'false', PORT: '0' })
+  const server = running(await main(['serve'], cli))
+  t.teardown(server.close)
+  t.notMatch(cli.out(), /generated API key/)
+  t.match(cli.out(), /authentication is OFF/)
+  t.equal((await post(server.mcpUrl, addCall)).status, 200)
+})

@@ -96,6 +96,8 @@ t.test('HOST and PORT override the file; command-line values override both', asy
 t.test('strategy none: selected by CALCULATOR_REQUIRE_AUTH=false, refused off loopback', async (t) => {
   const config = parseConfig(apiKeyDoc(KEY), { env: { CALCULATOR_REQUIRE_AUTH: 'false' } })
   t.equal(config.auth.strategy, 'none')
+  t.equal(parseConfig(apiKeyDoc(), { env: { CALCULATOR_REQUIRE_AUTH: 'false' } }).auth.strategy, 'none',
+    'the other strategies\' variables are not needed (npm start with the default config, no key set)')
   t.same(problemsOf(() => parseConfig({ auth: { strategy: 'none' }, server: { host: '0.0.0.0' } }, { env: {} })),
     ['auth.strategy: strategy none (no authentication) is refused when binding 0.0.0.0; bind a loopback address such as 127.0.0.1'])
   t.same(problemsOf(() => parseConfig(apiKeyDoc(KEY), { env: { CALCULATOR_REQUIRE_AUTH: 'false', HOST: '0.0.0.0' } })).length, 1)
