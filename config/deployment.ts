@@ -23,7 +23,8 @@ export function calculatorScopes (config: Config): string[] {
 export function protectedResource (config: Config): ProtectedResourceOptions | undefined {
   const jwt = config.auth.jwt
   if (!chosenStrategies(config.auth.strategy).includes('jwt') || jwt === undefined) return undefined
-  const authorizationServers = jwt.authorizationServers ?? (jwt.issuer === undefined ? undefined : [jwt.issuer])
+  // Only URLs can name an authorization server: an issuer such as "my-service" publishes nothing.
+  const authorizationServers = jwt.authorizationServers ?? (jwt.issuer !== undefined && /^https?:\/\//.test(jwt.issuer) ? [jwt.issuer] : undefined)
   if (authorizationServers === undefined) return undefined
   return {
     publicUrl: config.server.publicUrl,

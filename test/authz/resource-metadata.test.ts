@@ -49,10 +49,11 @@ t.test('401 challenges point at the metadata: no error without credentials, inva
 t.test('no metadata where no authorization server is named', async (t) => {
   for (const auth of [
     { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: 'metadata-test-key-0123456789abcd', permissions: ['*'] }] } },
-    { strategy: 'jwt', jwt: { secret: JWT_SECRET } }
+    { strategy: 'jwt', jwt: { secret: JWT_SECRET } },
+    { strategy: 'jwt', jwt: { secret: JWT_SECRET, issuer: 'fastify-mcp-auth' } }
   ]) {
     const server = await listen(testConfig({ auth }))
-    t.equal((await fetch(new URL('/.well-known/oauth-protected-resource', server.url))).status, 404, auth.strategy)
+    t.equal((await fetch(new URL('/.well-known/oauth-protected-resource', server.url))).status, 404, JSON.stringify(auth.jwt ?? auth.strategy))
     t.notMatch((await post(server.url, addCall)).headers.get('www-authenticate'), /resource_metadata/)
     await server.close()
   }
