@@ -11,9 +11,8 @@ import { configuredAuth } from './plugins/auth/configured.js'
 import { redactedPaths, safeRequestSerializer } from './plugins/logging.js'
 import { createMetrics, type Metrics } from './plugins/metrics.js'
 import { rateLimits } from './plugins/rate-limits.js'
-import { SessionStore } from './mcp/sessions.js'
 import healthRoutes from './routes/health.js'
-import { mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
+import { createSessionStore, mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
 import metricsRoutes from './routes/metrics.js'
 import tokenRoutes from './routes/token.js'
 import wellKnownRoutes, { authorizationServerRoutes, resourceMetadataUrl } from './routes/well-known.js'
@@ -112,9 +111,9 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     done(null, payload)
   })
 
-  const sessionStore = options.mcp?.sessionStore ?? (config.mcp.sessions === 'stateful'
-    ? new SessionStore({ idleTimeout: config.mcp.sessionIdleTimeout, maxSessions: config.mcp.maxSessions, fastToolCalls: config.mcp.fastToolCalls, ...(options.mcp?.now === undefined ? {} : { now: options.mcp.now }) })
-    : undefined)
+  const metadata = protectedResource(config)
+  const routeOptions: McpRoutesOptions = { ...mcpOptions(config, metadata), ...options.mcp }
+  const sessionStore = routeOptions.sessionStore ?? (config.mcp.sessions === 'stateful' ? createSessionStore(routeOptions) : undefined)
   const audit = auditSink(config, options.logStream)
   app.addHook('onClose', async () => { await audit.close() })
   let metrics: Metrics | undefined
@@ -128,7 +127,6 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     })
   }
 
-  const metadata = protectedResource(config)
   const issuing = tokenIssuing(config, app.log)
   const context: DeploymentContext = {
     ...(metadata === undefined ? {} : { resourceMetadataUrl: (request) => resourceMetadataUrl(request, metadata), challengeScopes: metadata.scopes }),
@@ -157,12 +155,7 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     scope.addHook('onClose', async () => { await limits.close() })
     await scope.register(configuredAuth, { auth: config.auth, context, hook: { audit: sink, throttle: limits.throttle } })
     limits.addPrincipalLimits()
-    await scope.register(mcpRoutes, {
-      ...mcpOptions(config, metadata),
-      audit: sink,
-      ...(sessionStore === undefined ? {} : { sessionStore }),
-      ...options.mcp
-    })
+    await scope.register(mcpRoutes, { ...routeOptions, audit: sink, ...(sessionStore === undefined ? {} : { sessionStore }) })
   })
   await app.register(healthRoutes, { checks: readiness })
 

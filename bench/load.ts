@@ -26,6 +26,7 @@ export interface LoadResult {
 
 const LUA = fileURLToPath(new URL('../../bench/post.lua', import.meta.url))
 const FLOOD_LUA = fileURLToPath(new URL('../../bench/flood.lua', import.meta.url))
+const REPORT_LUA = fileURLToPath(new URL('../../bench/report.lua', import.meta.url))
 
 /** wrk (C, one thread): leaves more of a 2-core machine to the server than a Node load generator. */
 async function runWrk (spec: LoadSpec): Promise<LoadResult> {
@@ -33,6 +34,7 @@ async function runWrk (spec: LoadSpec): Promise<LoadResult> {
   const child = spawn('wrk', ['-t1', `-c${spec.connections}`, `-d${spec.duration}s`, '-s', script, spec.url], {
     env: {
       ...process.env,
+      WRK_REPORT: REPORT_LUA,
       FLOOD_USER: spec.floodUser ?? '',
       WRK_BODY: spec.body,
       WRK_HEADERS: Object.entries(spec.headers).map(([name, value]) => `${name}: ${value}`).join('\n')

@@ -1,7 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { principalKey, type Principal } from '../plugins/auth/principal.js'
-import { FastToolCaller } from './fast-tool-call.js'
-import { HttpMultiplexTransport } from './transport.js'
+import { connectMultiplexed, type HttpMultiplexTransport } from './transport.js'
 
 interface Entry {
   server: McpServer
@@ -64,10 +63,7 @@ export class ServerPool {
 
   async #connect (principal: Principal): Promise<Entry> {
     const server = this.#createServer(principal)
-    const transport = new HttpMultiplexTransport()
-    await server.connect(transport)
-    if (this.#fastToolCalls) transport.setFastPath(new FastToolCaller(server))
-    return { server, transport }
+    return { server, transport: await connectMultiplexed(server, { fastToolCalls: this.#fastToolCalls }) }
   }
 
   #evictOverflow (): void {

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import { FastToolCaller } from './fast-tool-call.js'
-import { HttpMultiplexTransport } from './transport.js'
+import { connectMultiplexed, type HttpMultiplexTransport } from './transport.js'
 
 export interface Session {
   readonly id: string
@@ -57,13 +56,16 @@ export class SessionStore {
     if (this.#sessions.size >= this.#maxSessions) await this.sweep()
     if (this.#sessions.size >= this.#maxSessions) return undefined
     const id = randomUUID()
-    const transport = new HttpMultiplexTransport({ sessionId: id, singleClient: true })
     const server = createServer()
+    const transport = await connectMultiplexed(server, { sessionId: id, singleClient: true, fastToolCalls: this.#fastToolCalls })
+    // Another initialize may have taken the last slot while this one connected.
+    if (this.#sessions.size >= this.#maxSessions) {
+      await server.close()
+      return undefined
+    }
     const session: Session = { id, owner, server, transport, lastSeen: this.#now(), stream: undefined }
     transport.setOutboundSink((message) => writeEvent(session, message))
     this.#sessions.set(id, session)
-    await server.connect(transport)
-    if (this.#fastToolCalls) transport.setFastPath(new FastToolCaller(server))
     return session
   }
 

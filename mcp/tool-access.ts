@@ -7,6 +7,7 @@ export const PERMISSION_DENIED = -32003
 
 export interface DeniedCall {
   id: RequestId
+  tool: string
   permission: string
 }
 
@@ -56,9 +57,9 @@ export class ToolAccess {
       const permission = this.permissionFor(call.name)
       const allowed = mayUse(this.#check, principal, call.name, permission)
       if (allowed instanceof Promise) {
-        pending.push(allowed.then((ok) => { if (!ok) denied.push({ id: call.id, permission }) }))
+        pending.push(allowed.then((ok) => { if (!ok) denied.push({ id: call.id, tool: call.name, permission }) }))
       } else if (!allowed) {
-        denied.push({ id: call.id, permission })
+        denied.push({ id: call.id, tool: call.name, permission })
       }
     }
     return pending.length === 0 ? denied : Promise.all(pending).then(() => denied)

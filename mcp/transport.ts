@@ -1,6 +1,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js'
-import type { FastToolCaller } from './fast-tool-call.js'
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { FastToolCaller } from './fast-tool-call.js'
 
 // Messages reaching this transport are already valid JSON-RPC: client messages were checked
 // against the SDK's schema by the route, and server messages come from the SDK. So a property
@@ -40,18 +41,18 @@ export class HttpMultiplexTransport implements Transport {
 
   #nextId = 1
   readonly #inFlight = new Map<number, InFlight>()
-  /** Caller id → internal id, kept only when one client owns the transport (so cancellations can be mapped). */
-  readonly #byOriginalId: Map<RequestId, number> | undefined
+  /**
+   * Caller id → how to cancel that call, for requests in flight. Only kept when one client owns
+   * the transport: with several, a caller's id is ambiguous and a cancellation cannot be mapped.
+   */
+  readonly #cancellers: Map<RequestId, (params: Record<string, unknown>) => void> | undefined
   #sink: OutboundSink | undefined
   #fastPath: FastToolCaller | undefined
-  /** Caller id → abort, for calls on the fast path (single-client transports only). */
-  readonly #fastCalls: Map<RequestId, () => void> | undefined
   #closed = false
 
   constructor (options: { sessionId?: string, singleClient?: boolean } = {}) {
     if (options.sessionId !== undefined) this.sessionId = options.sessionId
-    this.#byOriginalId = options.singleClient === true ? new Map() : undefined
-    this.#fastCalls = options.singleClient === true ? new Map() : undefined
+    this.#cancellers = options.singleClient === true ? new Map() : undefined
   }
 
   /** Serves eligible `tools/call` requests directly (see fast-tool-call.ts). */
@@ -70,7 +71,7 @@ export class HttpMultiplexTransport implements Transport {
   }
 
   get trackedIdCount (): number {
-    return (this.#byOriginalId?.size ?? 0) + (this.#fastCalls?.size ?? 0)
+    return this.#cancellers?.size ?? 0
   }
 
   async start (): Promise<void> {}
@@ -92,7 +93,9 @@ export class HttpMultiplexTransport implements Transport {
       if (isRequest(message)) {
         pending.push(this.#callFast(message, extra) ?? this.#forwardRequest(message, extra))
       } else if ('method' in message && message.method === 'notifications/cancelled') {
-        this.#forwardCancellation(message.params, extra)
+        const requestId = message.params?.requestId
+        // A cancellation that names no call of ours is dropped.
+        if (typeof requestId === 'string' || typeof requestId === 'number') this.#cancellers?.get(requestId)?.(message.params ?? {})
       } else {
         this.onmessage?.(message, extra)
       }
@@ -106,7 +109,7 @@ export class HttpMultiplexTransport implements Transport {
       const call = typeof internalId === 'number' ? this.#inFlight.get(internalId) : undefined
       if (call === undefined) return
       this.#inFlight.delete(internalId as number)
-      this.#byOriginalId?.delete(call.originalId)
+      this.#cancellers?.delete(call.originalId)
       call.resolve({ ...message, id: call.originalId })
       return
     }
@@ -122,12 +125,21 @@ export class HttpMultiplexTransport implements Transport {
     }
   }
 
+  #newId (): number {
+    const id = this.#nextId
+    this.#nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1
+    return id
+  }
+
   #forwardRequest (request: JSONRPCRequest, extra: MessageExtraInfo): Promise<JSONRPCResponse> {
-    const internalId = this.#nextId++
-    if (this.#nextId > Number.MAX_SAFE_INTEGER) this.#nextId = 1
+    const internalId = this.#newId()
     return new Promise((resolve) => {
       this.#inFlight.set(internalId, { originalId: request.id, resolve })
-      this.#byOriginalId?.set(request.id, internalId)
+      this.#cancellers?.set(request.id, (params) => {
+        this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { ...params, requestId: internalId } }, extra)
+        // A cancelled request gets no response from the server, but its HTTP request still needs one.
+        void this.send({ jsonrpc: '2.0', id: internalId, error: { code: REQUEST_CANCELLED, message: 'Request cancelled' } })
+      })
       this.onmessage?.({ ...request, id: internalId }, extra)
     })
   }
@@ -135,27 +147,25 @@ export class HttpMultiplexTransport implements Transport {
   #callFast (request: JSONRPCRequest, extra: MessageExtraInfo): Promise<JSONRPCResponse> | undefined {
     if (this.#fastPath === undefined) return undefined
     let controller: AbortController | undefined
-    const signal = (): AbortSignal => (controller ??= new AbortController()).signal
-    const response = this.#fastPath.tryCall(request, { requestId: this.#nextId++, sessionId: this.sessionId, extra, signal })
-    if (response === undefined || this.#fastCalls === undefined) return response
-    const fastCalls = this.#fastCalls
-    fastCalls.set(request.id, () => signal() && controller?.abort())
-    return response.finally(() => fastCalls.delete(request.id))
+    const abortController = (): AbortController => (controller ??= new AbortController())
+    const response = this.#fastPath.tryCall(request, { requestId: this.#newId(), sessionId: this.sessionId, extra, signal: () => abortController().signal })
+    const cancellers = this.#cancellers
+    if (response === undefined || cancellers === undefined) return response
+    cancellers.set(request.id, () => abortController().abort())
+    return response.finally(() => cancellers.delete(request.id))
   }
+}
 
-  #forwardCancellation (params: Record<string, unknown> | undefined, extra: MessageExtraInfo): void {
-    const requestId = params?.requestId
-    if (typeof requestId !== 'string' && typeof requestId !== 'number') return
-    const abortFast = this.#fastCalls?.get(requestId)
-    if (abortFast !== undefined) {
-      abortFast()
-      return
-    }
-    const internalId = this.#byOriginalId?.get(requestId)
-    // Without a single owner a caller's id is ambiguous; a cancellation we cannot map is dropped.
-    if (internalId === undefined) return
-    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { ...params, requestId: internalId } }, extra)
-    // A cancelled request gets no response from the server, but its HTTP request still needs one.
-    void this.send({ jsonrpc: '2.0', id: internalId, error: { code: REQUEST_CANCELLED, message: 'Request cancelled' } })
-  }
+/**
+ * Connects `server` to a new multiplexing transport, with the tools/call fast path unless turned
+ * off: what both the stateless server pool and the stateful sessions need.
+ */
+export async function connectMultiplexed (
+  server: McpServer,
+  options: { sessionId?: string, singleClient?: boolean, fastToolCalls: boolean }
+): Promise<HttpMultiplexTransport> {
+  const transport = new HttpMultiplexTransport(options)
+  await server.connect(transport)
+  if (options.fastToolCalls) transport.setFastPath(new FastToolCaller(server))
+  return transport
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { JSONRPCMessage, JSONRPCResponse, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
+import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
 import { quote } from '../plugins/auth/authenticator.js'
 import type { Principal } from '../plugins/auth/principal.js'
 import { deniedResponse, type DeniedCall, type ToolAccess } from '../mcp/tool-access.js'
@@ -37,6 +37,11 @@ function forbid (request: FastifyRequest, reply: FastifyReply, denied: DeniedCal
     .send(JSON.stringify(deniedResponse(denied)))
 }
 
+/** The requests among `messages`: the transport answers them, in this order. */
+function requestsOf (messages: readonly JSONRPCMessage[]): JSONRPCRequest[] {
+  return messages.filter((message): message is JSONRPCRequest => 'method' in message && 'id' in message)
+}
+
 /**
  * One HTTP exchange: refuse the tools/calls the principal may not make, hand the rest to the
  * server, hide the tools it may not use from tools/list, and answer in the caller's order.
@@ -55,49 +60,31 @@ export async function exchange (
   const denied = checked instanceof Promise ? await checked : checked
   for (const refusal of denied) {
     context.audit.auth(request, { strategy: principal.strategy, outcome: 'failure', reason: 'insufficient_permission', principal: principal.id, permission: refusal.permission })
-    context.audit.tool(request, { tool: toolOf(batch.messages, refusal.id), principal: principal.id, strategy: principal.strategy, outcome: 'denied', durationMs: 0 })
+    context.audit.tool(request, { tool: refusal.tool, principal: principal.id, strategy: principal.strategy, outcome: 'denied', durationMs: 0 })
   }
-  if (denied.length === 0) {
-    const responses = await transport.dispatch(batch.messages, extra)
-    auditToolCalls(request, batch.messages, responses, principal, context, started)
-    return send(reply, batch.batch, await filterToolLists(batch.messages, responses, principal, context))
-  }
-  if (BEARER_STRATEGIES.has(principal.strategy)) return forbid(request, reply, denied[0] as DeniedCall, context)
+  if (denied.length > 0 && BEARER_STRATEGIES.has(principal.strategy)) return forbid(request, reply, denied[0] as DeniedCall, context)
 
   // Other strategies: each refused call gets a JSON-RPC error in its place; the rest runs.
-  const refused = new Set(denied.map((d) => d.id))
-  const allowed = batch.messages.filter((message) => !('method' in message && 'id' in message && refused.has(message.id)))
-  const dispatched = await transport.dispatch(allowed, extra)
-  auditToolCalls(request, allowed, dispatched, principal, context, started)
-  const served = await filterToolLists(allowed, dispatched, principal, context)
-  const responses: JSONRPCResponse[] = []
+  const refused = new Map(denied.map((d) => [d.id, d]))
+  const allowed = refused.size === 0 ? batch.messages : batch.messages.filter((message) => !('method' in message && 'id' in message && refused.has(message.id)))
+  const requests = requestsOf(allowed)
+  const served = await transport.dispatch(allowed, extra)
+  auditToolCalls(request, requests, served, principal, context, started)
+  await filterToolLists(requests, served, principal, context)
+  if (refused.size === 0) return send(reply, batch.batch, served)
   let next = 0
-  for (const message of batch.messages) {
-    if (!('method' in message) || !('id' in message)) continue
-    const refusal = denied.find((d) => d.id === message.id)
-    const response = refusal === undefined ? served[next++] : deniedResponse(refusal)
-    if (response !== undefined) responses.push(response)
-  }
+  const responses = requestsOf(batch.messages).map((message) => {
+    const refusal = refused.get(message.id)
+    return refusal === undefined ? served[next++] : deniedResponse(refusal)
+  }).filter((response): response is JSONRPCResponse => response !== undefined)
   return send(reply, batch.batch, responses)
 }
 
-function toolOf (messages: readonly JSONRPCMessage[], id: unknown): string {
-  for (const message of messages) {
-    if ('method' in message && 'id' in message && message.id === id) {
-      const name = (message.params as { name?: unknown } | undefined)?.name
-      return typeof name === 'string' ? name : ''
-    }
-  }
-  return ''
-}
-
 /** One audit event per tools/call that ran: its outcome from the response, the exchange's duration. */
-function auditToolCalls (request: FastifyRequest, messages: readonly JSONRPCMessage[], responses: JSONRPCResponse[], principal: Principal, context: ExchangeContext, started: number): void {
-  let index = 0
-  for (const message of messages) {
-    if (!('method' in message) || !('id' in message)) continue
-    const response = responses[index++]
-    if (message.method !== 'tools/call') continue
+function auditToolCalls (request: FastifyRequest, requests: readonly JSONRPCRequest[], responses: readonly JSONRPCResponse[], principal: Principal, context: ExchangeContext, started: number): void {
+  requests.forEach((message, index) => {
+    if (message.method !== 'tools/call') return
+    const response = responses[index]
     const params = message.params as { name?: unknown, arguments?: unknown } | undefined
     const failed = response === undefined || 'error' in response || (response.result as { isError?: unknown }).isError === true
     context.audit.tool(request, {
@@ -108,21 +95,13 @@ function auditToolCalls (request: FastifyRequest, messages: readonly JSONRPCMess
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       ...(context.audit.includeArguments ? { arguments: params?.arguments } : {})
     })
-  }
+  })
 }
 
-/** Responses come back in the order of the requests among `messages`. */
-async function filterToolLists (messages: readonly JSONRPCMessage[], responses: JSONRPCResponse[], principal: Principal, context: ExchangeContext): Promise<JSONRPCResponse[]> {
-  let index = 0
-  let filtered: JSONRPCResponse[] | undefined
-  for (const message of messages) {
-    if (!('method' in message) || !('id' in message)) continue
-    if (message.method === 'tools/list') {
-      filtered ??= [...responses]
-      const response = responses[index]
-      if (response !== undefined) filtered[index] = await context.access.filterToolList(response, principal)
-    }
-    index++
+/** Replaces, in place, each tools/list response with the tools the principal may use. */
+async function filterToolLists (requests: readonly JSONRPCRequest[], responses: JSONRPCResponse[], principal: Principal, context: ExchangeContext): Promise<void> {
+  for (const [index, message] of requests.entries()) {
+    const response = responses[index]
+    if (message.method === 'tools/list' && response !== undefined) responses[index] = await context.access.filterToolList(response, principal)
   }
-  return filtered ?? responses
 }

@@ -9,6 +9,7 @@ import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
 import { createCalculatorServer, type CreateMcpServer } from '../mcp/server.js'
 import { ServerPool } from '../mcp/server-pool.js'
 import { SessionStore, type Session } from '../mcp/sessions.js'
+import type { HttpMultiplexTransport } from '../mcp/transport.js'
 import type { AccessCheck } from '../mcp/permissions.js'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { ToolAccess } from '../mcp/tool-access.js'
@@ -82,6 +83,25 @@ function parseMessages (body: unknown, maxBatchSize: number): { messages: JSONRP
  * principal's first request and the server kept, LRU-bounded by `maxServers`); each POST is
  * multiplexed onto it and answered with JSON. Stateful: `createServer` is called once per session.
  */
+type ParsedOptions = z.output<typeof mcpRoutesOptionsSchema>
+
+function sessionStoreFor (options: ParsedOptions): SessionStore {
+  return new SessionStore({
+    idleTimeout: options.sessionIdleTimeout,
+    maxSessions: options.maxSessions,
+    fastToolCalls: options.fastToolCalls,
+    ...(options.now === undefined ? {} : { now: options.now })
+  })
+}
+
+/**
+ * The session store stateful routes with these options would create: for a host that wants to
+ * read it (the session count, in metrics) and pass it back in as `sessionStore`.
+ */
+export function createSessionStore (options: McpRoutesOptions): SessionStore {
+  return sessionStoreFor(parseOptions('mcp-routes', mcpRoutesOptionsSchema, options))
+}
+
 async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions): Promise<void> {
   const options = parseOptions('mcp-routes', mcpRoutesOptionsSchema, rawOptions)
   if (!fastify.hasRequestDecorator('principal')) {
@@ -125,19 +145,29 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     audit: options.audit ?? requestLogAudit()
   }
 
+  /**
+   * The transport a POST's messages go to, or undefined once an error reply has been sent.
+   * Synchronous when it can be: this is on every request.
+   */
+  type Route = (request: FastifyRequest, reply: FastifyReply, principal: Principal, messages: JSONRPCMessage[]) =>
+    HttpMultiplexTransport | undefined | Promise<HttpMultiplexTransport | undefined>
+  let route: Route
+
+  fastify.post(options.path, async function mcpPost (request, reply) {
+    const principal = principalOf(request)
+    const parsed = parseMessages(request.body, options.maxBatchSize)
+    if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
+    const routed = route(request, reply, principal, parsed.messages)
+    const transport = routed instanceof Promise ? await routed : routed
+    if (transport === undefined) return reply
+    const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
+    return await exchange(request, reply, principal, parsed, transport, extra, exchangeContext)
+  })
+
   if (options.sessions === 'stateless') {
     const pool = new ServerPool((principal) => createServer({ principal }), options.maxServers, options.fastToolCalls)
     fastify.addHook('onClose', async () => pool.close())
-
-    fastify.post(options.path, async function mcpPost (request, reply) {
-      const principal = principalOf(request)
-      const parsed = parseMessages(request.body, options.maxBatchSize)
-      if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
-      const transport = pool.transportFor(principal)
-      const ready = transport instanceof Promise ? await transport : transport
-      const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
-      return await exchange(request, reply, principal, parsed, ready, extra, exchangeContext)
-    })
+    route = (_request, _reply, principal) => pool.transportFor(principal)
     const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
       sendJsonRpcError(reply.header('allow', 'POST'), 405, JsonRpcCode.ServerError, 'Method Not Allowed: this server is stateless; use POST')
     fastify.get(options.path, notAllowed)
@@ -145,12 +175,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     return
   }
 
-  const store = options.sessionStore ?? new SessionStore({
-    idleTimeout: options.sessionIdleTimeout,
-    maxSessions: options.maxSessions,
-    fastToolCalls: options.fastToolCalls,
-    ...(options.now === undefined ? {} : { now: options.now })
-  })
+  const store = options.sessionStore ?? sessionStoreFor(options)
   // preClose: open GET streams must end before the server waits for its connections to close.
   fastify.addHook('preClose', async () => store.close())
 
@@ -166,33 +191,30 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     return session
   }
 
-  fastify.post(options.path, async function mcpPost (request, reply) {
-    const principal = principalOf(request)
-    const parsed = parseMessages(request.body, options.maxBatchSize)
-    if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
-    const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
-
-    // The initialize handler validates the rest of the request.
-    if (parsed.messages.some((message) => 'method' in message && message.method === 'initialize')) {
-      if (request.headers[SESSION_HEADER] !== undefined) {
-        return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must not carry an Mcp-Session-Id')
-      }
-      if (parsed.messages.length > 1) {
-        return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must be sent alone')
-      }
-      const session = await store.create(principalKey(principal), () => createServer({ principal }))
-      if (session === undefined) {
-        return sendJsonRpcError(reply.header('retry-after', '60'), 503, JsonRpcCode.ServerError, 'Service Unavailable: too many sessions, try again later')
-      }
-      reply.header(SESSION_HEADER, session.id)
-      return await exchange(request, reply, principal, parsed, session.transport, extra, exchangeContext)
+  /** initialize opens a session (the initialize handler validates the rest of the request); the rest need one. */
+  async function openSession (request: FastifyRequest, reply: FastifyReply, principal: Principal, messages: JSONRPCMessage[]): Promise<Session | undefined> {
+    if (request.headers[SESSION_HEADER] !== undefined) {
+      sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must not carry an Mcp-Session-Id')
+      return undefined
     }
+    if (messages.length > 1) {
+      sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must be sent alone')
+      return undefined
+    }
+    const session = await store.create(principalKey(principal), () => createServer({ principal }))
+    if (session === undefined) {
+      sendJsonRpcError(reply.header('retry-after', '60'), 503, JsonRpcCode.ServerError, 'Service Unavailable: too many sessions, try again later')
+    }
+    return session
+  }
 
-    const session = sessionOf(request, reply, principal)
-    if (session === undefined) return reply
+  route = async (request, reply, principal, messages) => {
+    const initialize = messages.some((message) => 'method' in message && message.method === 'initialize')
+    const session = initialize ? await openSession(request, reply, principal, messages) : sessionOf(request, reply, principal)
+    if (session === undefined) return undefined
     reply.header(SESSION_HEADER, session.id)
-    return await exchange(request, reply, principal, parsed, session.transport, extra, exchangeContext)
-  })
+    return session.transport
+  }
 
   fastify.get(options.path, async function mcpStream (request, reply) {
     const principal = principalOf(request)

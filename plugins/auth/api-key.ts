@@ -2,15 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { accepted, invalid, missing, quote, type Authenticator } from './authenticator.js'
-import { SecretSet, sha256 } from './compare.js'
 import { addAuthHook } from './hook.js'
 import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from './options.js'
-import { frozenPrincipal, type Principal } from './principal.js'
+import { principalSecrets, sha256Field, uniqueIds } from './static-secrets.js'
 
 const keySchema = z.strictObject({
   id: z.string().min(1),
   key: z.string().min(MIN_STATIC_SECRET_LENGTH).optional(),
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits (the SHA-256 of the key)').optional(),
+  sha256: sha256Field('key'),
   permissions: permissionsSchema
 }).refine((entry) => (entry.key === undefined) !== (entry.sha256 === undefined), {
   message: 'give exactly one of key, keyFile or sha256'
@@ -20,7 +19,7 @@ export const apiKeyOptionsSchema = z.strictObject({
   header: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name').default('x-api-key'),
   realm: z.string().min(1).default('mcp'),
   keys: z.array(keySchema).min(1, 'at least one key is required')
-}).refine((options) => new Set(options.keys.map((k) => k.id)).size === options.keys.length, {
+}).refine((options) => uniqueIds(options.keys), {
   message: 'key ids must be unique', path: ['keys']
 })
 
@@ -29,10 +28,7 @@ export type ApiKeyOptions = z.input<typeof apiKeyOptionsSchema>
 export function createApiKeyAuthenticator (_fastify: FastifyInstance | undefined, options: ApiKeyOptions): Authenticator {
   const { header, realm, keys } = parseOptions('api-key', apiKeyOptionsSchema, options)
   const headerName = header.toLowerCase()
-  const secrets = new SecretSet<Principal>(keys.map((entry) => ({
-    digest: entry.sha256 !== undefined ? Buffer.from(entry.sha256, 'hex') : sha256(entry.key ?? ''),
-    value: frozenPrincipal({ id: entry.id, strategy: 'api-key', permissions: [...entry.permissions] })
-  })))
+  const secrets = principalSecrets('api-key', keys.map((entry) => ({ ...entry, secret: entry.key })))
   const challenge = `ApiKey realm=${quote(realm)}, header=${quote(headerName)}`
 
   return {

@@ -3,15 +3,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from './authenticator.js'
-import { SecretSet, sha256 } from './compare.js'
 import { addAuthHook } from './hook.js'
 import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from './options.js'
-import { frozenPrincipal, type Principal } from './principal.js'
+import type { Principal } from './principal.js'
+import { principalSecrets, sha256Field, uniqueIds } from './static-secrets.js'
 
 const tokenSchema = z.strictObject({
   id: z.string().min(1),
   token: z.string().min(MIN_STATIC_SECRET_LENGTH).optional(),
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits (the SHA-256 of the token)').optional(),
+  sha256: sha256Field('token'),
   permissions: permissionsSchema
 }).refine((entry) => (entry.token === undefined) !== (entry.sha256 === undefined), {
   message: 'give exactly one of token, tokenFile or sha256'
@@ -20,7 +20,7 @@ const tokenSchema = z.strictObject({
 export const bearerOptionsSchema = z.strictObject({
   realm: z.string().min(1).default('mcp'),
   tokens: z.array(tokenSchema).min(1, 'at least one token is required')
-}).refine((options) => new Set(options.tokens.map((t) => t.id)).size === options.tokens.length, {
+}).refine((options) => uniqueIds(options.tokens), {
   message: 'token ids must be unique', path: ['tokens']
 })
 
@@ -34,10 +34,7 @@ type VerifyBearerAuth = (request: FastifyRequest, reply: FastifyReply, done: (er
  */
 export async function createBearerAuthenticator (fastify: FastifyInstance, options: BearerOptions): Promise<Authenticator> {
   const { realm, tokens } = parseOptions('bearer', bearerOptionsSchema, options)
-  const secrets = new SecretSet<Principal>(tokens.map((entry) => ({
-    digest: entry.sha256 !== undefined ? Buffer.from(entry.sha256, 'hex') : sha256(entry.token ?? ''),
-    value: frozenPrincipal({ id: entry.id, strategy: 'bearer', permissions: [...entry.permissions] })
-  })))
+  const secrets = principalSecrets('bearer', tokens.map((entry) => ({ ...entry, secret: entry.token })))
   // What the auth callback found, per request: it only answers yes or no to the library.
   const verdicts = new WeakMap<FastifyRequest, Principal | null>()
 

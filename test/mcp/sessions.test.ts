@@ -162,3 +162,30 @@ t.test('per-session state does not grow over thousands of requests', async (t) =
   }
   t.equal(store.size, 1, `one session after ${rounds * perRound} requests`)
 })
+
+t.test('stateful: notifications/cancelled reaches the call it names, on either path', async (t) => {
+  for (const fastToolCalls of [true, false]) {
+    let started!: () => void
+    const running = new Promise<void>((resolve) => { started = resolve })
+    const createServer = () => {
+      const server = new McpServer({ name: 'waits', version: '0' })
+      server.registerTool('wait', { inputSchema: {} }, async (_args, extra) => {
+        started()
+        await new Promise((resolve) => extra.signal.addEventListener('abort', resolve))
+        return { content: [{ type: 'text', text: 'aborted' }] }
+      })
+      return server
+    }
+    const server = await listen(config({ fastToolCalls }), { mcp: { createServer } })
+    const id = await openSession(server.url, ALICE)
+    const headers = { 'x-api-key': ALICE, 'mcp-session-id': id }
+    const call = post(server.url, { jsonrpc: '2.0', id: 'w-1', method: 'tools/call', params: { name: 'wait', arguments: {} } }, headers)
+    await running
+    const cancel = await post(server.url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'w-1', reason: 'user' } }, headers)
+    t.equal(cancel.status, 202)
+    const answer = await (await call).json() as Record<string, unknown>
+    if (fastToolCalls) t.match(answer, { id: 'w-1', result: { content: [{ text: 'aborted' }] } }, 'fast path: the handler saw its signal abort')
+    else t.same(answer, { jsonrpc: '2.0', id: 'w-1', error: { code: -32800, message: 'Request cancelled' } }, 'SDK path: the call is answered as cancelled')
+    await server.close()
+  }
+})
