@@ -63,9 +63,12 @@ export interface FastCallContext {
 
 export class FastToolCaller {
   readonly #server: McpServer
+  /** Set in McpServer's constructor and never changed: an element limit means the SDK path. */
+  readonly #limitsInput: boolean
 
   constructor (server: McpServer) {
     this.#server = server
+    this.#limitsInput = Reflect.get(server, '_maxToolInputElements') !== undefined
   }
 
   /** The response to `request`, or undefined when this call must go through the SDK. */
@@ -74,7 +77,7 @@ export class FastToolCaller {
     const params = request.params as { name?: unknown, arguments?: unknown, task?: unknown, _meta?: unknown } | undefined
     if (params === undefined || typeof params.name !== 'string' || params.task !== undefined || params._meta !== undefined) return undefined
     if (!safeParse(CallToolRequestSchema, request).success) return undefined
-    if (Reflect.get(this.#server, '_maxToolInputElements') !== undefined) return undefined
+    if (this.#limitsInput) return undefined
     const tool = toolEntry(Reflect.get(this.#server, '_registeredTools') as unknown, params.name)
     if (tool === undefined) return undefined
     let input: { success: boolean, data?: unknown }

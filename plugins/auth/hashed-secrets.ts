@@ -1,6 +1,7 @@
 import { CredentialCache } from './credential-cache.js'
 import { KdfLimiter } from './kdf-limiter.js'
-import { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js'
+import { randomBytes } from 'node:crypto'
+import { DEFAULT_SCRYPT, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js'
 import { SingleFlight } from './single-flight.js'
 
 export interface HashedSecretOptions {
@@ -28,7 +29,7 @@ interface Entry<T> {
  */
 export class HashedSecretVerifier<T> {
   readonly #entries: Map<string, Entry<T>>
-  readonly #dummy: Promise<PasswordHash>
+  readonly #dummy: PasswordHash
   readonly #cache: CredentialCache<T>
   readonly #limiter: KdfLimiter
   readonly #checks = new SingleFlight<boolean>()
@@ -36,8 +37,10 @@ export class HashedSecretVerifier<T> {
   constructor (entries: Iterable<[name: string, hashText: string, value: T]>, options: HashedSecretOptions) {
     this.#entries = new Map([...entries].map(([name, hashText, value]) =>
       [name.normalize('NFC'), { hash: parsePasswordHash(hashText) as PasswordHash, hashText, value }]))
-    const first = this.#entries.values().next().value?.hash
-    this.#dummy = hashPassword(Math.random().toString(36), first).then((text) => parsePasswordHash(text) as PasswordHash)
+    // Random salt and hash with the first entry's cost: checking a password against it costs what
+    // a real check costs and never matches. No KDF run is needed to make it.
+    const cost = this.#entries.values().next().value?.hash ?? DEFAULT_SCRYPT
+    this.#dummy = { N: cost.N, r: cost.r, p: cost.p, salt: randomBytes(16), hash: randomBytes(32) }
     this.#cache = new CredentialCache<T>(options.cacheTtl, options.cacheSize)
     this.#limiter = new KdfLimiter(options.kdfConcurrency, options.kdfQueue)
   }
@@ -48,7 +51,7 @@ export class HashedSecretVerifier<T> {
     const cacheKey = this.#cache.keyFor(name, secret, entry?.hashText ?? '')
     const cached = entry === undefined ? undefined : this.#cache.get(cacheKey)
     if (cached !== undefined) return cached
-    const hash = entry?.hash ?? await this.#dummy
+    const hash = entry?.hash ?? this.#dummy
     const matches = await this.#checks.run(cacheKey, () => this.#limiter.run(() => verifyPassword(secret, hash)))
     if (entry === undefined || !matches) return undefined
     this.#cache.set(cacheKey, entry.value)

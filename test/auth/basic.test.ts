@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import * as passwordHashModule from '../../plugins/auth/password-hash.js'
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../plugins/auth/password-hash.js'
 import { KdfLimiter } from '../../plugins/auth/kdf-limiter.js'
 import { CredentialCache } from '../../plugins/auth/credential-cache.js'
@@ -63,8 +64,7 @@ t.test('hostile and malformed headers: 401 with the Basic challenge, never 500',
 async function countingApp (t: Test, options: Record<string, unknown> = {}, gate?: { entered: () => void, open: Promise<void> }): Promise<{ app: FastifyInstance, kdfRuns: () => number }> {
   let runs = 0
   const counting = {
-    hashPassword,
-    parsePasswordHash,
+    ...passwordHashModule,
     verifyPassword: async (...args: Parameters<typeof verifyPassword>) => {
       runs++
       if (gate !== undefined) {
