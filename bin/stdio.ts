@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio'
 import { configFileFrom, loadConfigFile } from '../config/load.js'
 import { chosenStrategies, type Config } from '../config/schema.js'
 import { configuredAuth } from '../plugins/auth/configured.js'
 import type { Principal } from '../plugins/auth/principal.js'
 import { createCalculatorServer } from '../mcp/server.js'
-import { PrincipalTransport } from '../mcp/stdio.js'
+import { StdioBridge } from '../mcp/stdio.js'
 import { ToolAccess } from '../mcp/tool-access.js'
 import { UsageError, write, type CliIo } from './io.js'
 
@@ -60,10 +60,10 @@ export async function stdioCommand (args: readonly string[], io: CliIo & { stdin
     return 2
   }
   write(io.stderr, `fastify-mcp-auth: stdio: serving the calculator as ${principal.strategy}:${principal.id}`)
-  const server = createCalculatorServer({ principal })
-  const access = new ToolAccess({ prefix: 'calculator', overrides: config.mcp.toolPermissions })
+  const access = new ToolAccess({ prefix: 'calculator', overrides: config.mcp.toolPermissions, hierarchy: config.mcp.scopeHierarchy })
   const stdin = (io.stdin ?? process.stdin) as NodeJS.ReadStream
   const stdout = io.stdout as NodeJS.WriteStream
-  await server.connect(new PrincipalTransport(new StdioServerTransport(stdin, stdout), principal, access))
+  const bridge = new StdioBridge({ wire: new StdioServerTransport(stdin, stdout), principal, createServer: createCalculatorServer, access, fastToolCalls: config.mcp.fastToolCalls })
+  await bridge.start()
   return undefined
 }

@@ -1,22 +1,26 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { calculatorTools } from '../mcp/calculator.js'
+import { minimalScopes } from '../mcp/permissions.js'
 import { ToolAccess } from '../mcp/tool-access.js'
 import { createOwnTokenVerifier, createTokenSigner } from '../plugins/auth/jwt-signer.js'
 import { revocationKeys, TokenService } from '../plugins/auth/token-service.js'
-import { LOOPBACK_HOSTS, LOOPBACK_ORIGINS } from '../plugins/origin-host.js'
 import { createTokenStore, RedisTokenStore, type TokenStore } from '../plugins/token-store/index.js'
 import type { McpRoutesOptions } from '../routes/mcp.js'
 import type { TokenRoutesOptions } from '../routes/token.js'
 import { REVOCATION_PATH, TOKEN_PATH } from '../routes/token.js'
 import { resourceMetadataUrl, type AuthorizationServerOptions, type ProtectedResourceOptions } from '../routes/well-known.js'
-import { chosenStrategies, isLoopback, type Config } from './schema.js'
+import { chosenStrategies, type Config } from './schema.js'
 
 // What the app derives from a validated config: options for the plugins and routes it registers.
 
-/** The permissions the calculator's tools require, in tool order. */
+/**
+ * The scopes a client needs for the calculator: the fewest that cover every tool's permission
+ * (RFC 9728 `scopes_supported`, the minimal set for basic use), never empty.
+ */
 export function calculatorScopes (config: Config): string[] {
   const access = new ToolAccess({ prefix: 'calculator', overrides: config.mcp.toolPermissions })
-  return [...new Set(calculatorTools.map((tool) => access.permissionFor(tool)))]
+  const scopes = minimalScopes(calculatorTools.map((tool) => access.permissionFor(tool)), config.mcp.scopeHierarchy)
+  return scopes.length > 0 ? scopes : ['calculator:*']
 }
 
 /** Where RFC 9728 metadata is published: jwt deployments that name who issues their tokens. */
@@ -70,8 +74,6 @@ export function tokenIssuing (config: Config, log: FastifyBaseLogger): Issuing |
 }
 
 export function mcpOptions (config: Config, metadata: ProtectedResourceOptions | undefined): McpRoutesOptions {
-  const loopback = isLoopback(config.server.host)
-  const publicOrigin = config.server.publicUrl === undefined ? [] : [new URL(config.server.publicUrl).origin]
   return {
     path: config.mcp.path,
     sessions: config.mcp.sessions,
@@ -79,9 +81,12 @@ export function mcpOptions (config: Config, metadata: ProtectedResourceOptions |
     maxSessions: config.mcp.maxSessions,
     maxBatchSize: config.mcp.maxBatchSize,
     fastToolCalls: config.mcp.fastToolCalls,
-    allowedHosts: config.mcp.allowedHosts ?? (loopback ? [...LOOPBACK_HOSTS] : undefined),
-    allowedOrigins: [...(config.mcp.allowedOrigins ?? (loopback ? LOOPBACK_ORIGINS : [])), ...publicOrigin],
+    // Unset lists are decided by the route from the address the server listens on.
+    ...(config.mcp.allowedHosts === undefined ? {} : { allowedHosts: config.mcp.allowedHosts }),
+    ...(config.mcp.allowedOrigins === undefined ? {} : { allowedOrigins: config.mcp.allowedOrigins }),
+    ...(config.server.publicUrl === undefined ? {} : { publicUrl: config.server.publicUrl }),
     toolPermissions: config.mcp.toolPermissions,
+    scopeHierarchy: config.mcp.scopeHierarchy,
     ...(metadata === undefined ? {} : { resourceMetadataUrl: (request: FastifyRequest) => resourceMetadataUrl(request, metadata) })
   }
 }

@@ -96,13 +96,15 @@ const mcpSchema = z.strictObject({
   maxSessions: z.coerce.number().int().positive().default(1000),
   /** The permission a tool requires, where it is not `calculator:<tool>`: { power: "calculator:advanced" }. */
   toolPermissions: z.record(z.string(), z.string().min(1)).default({}),
+  /** Broader scopes and the narrower ones each implies: { "calculator:admin": ["calculator:write"] }. */
+  scopeHierarchy: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),
   /** Most messages in one JSON-RPC batch (400 beyond). */
   maxBatchSize: z.coerce.number().int().positive().default(100),
   /** Serve plain tools/call requests on the fast path (true) or only through the SDK's Protocol. */
   fastToolCalls: z.boolean().default(true),
-  /** Host header values accepted; default: loopback names when bound to loopback, otherwise any. */
+  /** Host header values accepted (`*`: any); default: loopback names when bound to loopback, else the publicUrl host. */
   allowedHosts: z.array(z.string().min(1)).optional(),
-  /** Origin header values accepted when one is sent; default: loopback origins when bound to loopback. */
+  /** Origin header values accepted when one is sent; default: loopback origins when bound to loopback, and the publicUrl origin. */
   allowedOrigins: z.array(z.string().min(1)).optional()
 })
 

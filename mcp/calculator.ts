@@ -1,11 +1,10 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import type { AuthInfo, CallToolResult, McpServer, RegisteredTool } from '@modelcontextprotocol/server'
 import { z } from 'zod'
 
 const operand = (description: string) => z.number().describe(description)
-const binary = { a: operand('first operand'), b: operand('second operand') }
-const outputSchema = { result: z.number().describe('the result') }
+const binary = z.object({ a: operand('first operand'), b: operand('second operand') })
+const outputSchema = z.object({ result: z.number().describe('the result') })
+const readOnly = { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
 
 /** A tool result for a computation, or a tool error when the result is not a finite number. */
 export function numberResult (result: number, what: string): CallToolResult {
@@ -46,7 +45,7 @@ const binaryTools: BinaryTool[] = [
 /** The calculator's tool names, in the order they are registered. */
 export const calculatorTools = [...binaryTools.map((tool) => tool.name), 'sqrt', 'whoami'] as const
 
-/** The principal a call acts for, as the route put it into `extra.authInfo`. */
+/** The principal a call acts for, as the route put it into the request's auth info. */
 function principalOf (authInfo: AuthInfo | undefined): { id: string, strategy: string, permissions: string[] } {
   const principal = authInfo?.extra?.principal as { id?: unknown, strategy?: unknown, permissions?: unknown } | undefined
   return {
@@ -56,32 +55,34 @@ function principalOf (authInfo: AuthInfo | undefined): { id: string, strategy: s
   }
 }
 
-/** Registers the calculator tools on an MCP server. */
-export function registerCalculatorTools (server: McpServer): void {
+/** Registers the calculator tools on an MCP server and returns their registrations, by name. */
+export function registerCalculatorTools (server: McpServer): Map<string, RegisteredTool> {
+  const tools = new Map<string, RegisteredTool>()
   for (const tool of binaryTools) {
-    server.registerTool(tool.name, {
+    tools.set(tool.name, server.registerTool(tool.name, {
       title: tool.title,
       description: tool.description,
       inputSchema: binary,
       outputSchema,
-      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
-    }, async ({ a, b }) => tool.compute(a, b))
+      annotations: readOnly
+    }, async ({ a, b }) => tool.compute(a, b)))
   }
-  server.registerTool('sqrt', {
+  tools.set('sqrt', server.registerTool('sqrt', {
     title: 'Square root',
     description: 'Square root of x (x must not be negative)',
-    inputSchema: { x: operand('a number that is not negative') },
+    inputSchema: z.object({ x: operand('a number that is not negative') }),
     outputSchema,
-    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
-  }, async ({ x }) => x < 0 ? toolError('Square root of a negative number: x must be 0 or more') : numberResult(Math.sqrt(x), '√x'))
-  server.registerTool('whoami', {
+    annotations: readOnly
+  }, async ({ x }) => x < 0 ? toolError('Square root of a negative number: x must be 0 or more') : numberResult(Math.sqrt(x), '√x')))
+  tools.set('whoami', server.registerTool('whoami', {
     title: 'Who am I',
     description: 'Who this connection acts for: principal id, strategy and permissions (never a credential). For debugging a client setup.',
-    inputSchema: {},
-    outputSchema: { id: z.string(), strategy: z.string(), permissions: z.array(z.string()) },
-    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
-  }, async (_args, extra) => {
-    const principal = principalOf(extra.authInfo)
+    inputSchema: z.object({}),
+    outputSchema: z.object({ id: z.string(), strategy: z.string(), permissions: z.array(z.string()) }),
+    annotations: readOnly
+  }, async (_args, ctx) => {
+    const principal = principalOf(ctx.http?.authInfo)
     return { content: [{ type: 'text', text: JSON.stringify(principal) }], structuredContent: principal }
-  })
+  }))
+  return tools
 }

@@ -1,149 +1,143 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { getParseErrorMessage, safeParse } from '@modelcontextprotocol/sdk/server/zod-compat.js'
+import { CallToolResultSchema } from '@modelcontextprotocol/core'
 import {
-  CallToolRequestSchema, CallToolResultSchema, ErrorCode, McpError,
-  type CallToolResult, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type RequestId
-} from '@modelcontextprotocol/sdk/types.js'
+  CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
+  type CallToolResult, type Implementation, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type RegisteredTool
+} from '@modelcontextprotocol/server'
+import { JsonRpcCode } from './jsonrpc-error.js'
+import type { ProtocolEra } from './protocol-versions.js'
+
+/** Serves eligible `tools/call` requests without the SDK's per-request machinery. */
+export interface ToolCallFastPath {
+  /** The response (under `internalId`), or undefined when the SDK must serve this call. */
+  tryCall: (request: JSONRPCRequest, internalId: number, extra: MessageExtraInfo, signal: () => AbortSignal) => Promise<JSONRPCResponse> | undefined
+}
+
+/** The envelope a 2026-07-28 request always carries; any other `_meta` key means the SDK's path. */
+const ENVELOPE_KEYS = new Set([PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY])
+
+type Issues = ReadonlyArray<{ message: string, path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefined }>
+
+function describe (issues: Issues): string {
+  return issues.map((issue) => {
+    if (issue.path === undefined || issue.path.length === 0) return issue.message
+    return `${issue.path.map((part) => String(typeof part === 'object' ? part.key : part)).join('.')}: ${issue.message}`
+  }).join(', ')
+}
+
+function toolError (text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true }
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function plainEnvelope (meta: unknown, era: ProtocolEra): boolean {
+  if (meta === undefined) return true
+  if (era === 'legacy' || !isPlainObject(meta)) return false
+  return Object.keys(meta).every((key) => ENVELOPE_KEYS.has(key))
+}
+
+export interface DirectToolsOptions {
+  tools: ReadonlyMap<string, RegisteredTool>
+  era: ProtocolEra
+  /** Stamped on modern results, as the SDK stamps its own (learned from the server's discover answer). */
+  serverInfo?: Implementation | undefined
+}
 
 /**
- * A direct path for `tools/call`, the hot method, that skips the SDK's per-message machinery
- * (four schema checks before dispatch, two failing ones among them, an AbortController, a
- * dozen promise hops) while keeping what makes a call safe: the SDK's request and result schemas,
- * the tool's own input and output schemas, and the SDK's error results, word for word.
- *
- * It reads the McpServer's live tool table, which the SDK does not expose; the table's shape is
- * checked on every call and anything unexpected (or any unusual call: tasks, `_meta`, a tool
- * error before the handler runs) returns undefined, and the caller takes the SDK's own path.
- * test/mcp/fast-tool-call.test.ts compares both paths response for response.
+ * The hot method without the SDK's dispatch (schema passes, an AbortController, a dozen promise
+ * hops per call), for tools a server declared direct: handlers that read only their arguments,
+ * `ctx.http.authInfo` and `ctx.mcpReq.signal`. Everything that makes a call safe stays: the
+ * tool's input and output schemas, the SDK's result schema, and the SDK's error results. Any
+ * unusual call (a progress token, a log level, input responses, invalid arguments, an async
+ * schema) takes the SDK's path; test/mcp/fast-tool-call.test.ts compares both paths.
  */
+export class DirectToolCalls implements ToolCallFastPath {
+  readonly #tools: ReadonlyMap<string, RegisteredTool>
+  readonly #era: ProtocolEra
+  readonly #serverInfo: Implementation | undefined
 
-/** The part of a zod 4 schema used here. */
-interface ZodSchema {
-  _zod: unknown
-  safeParse: (value: unknown) => { success: boolean, data?: unknown, error?: unknown }
-  safeParseAsync: (value: unknown) => Promise<{ success: boolean, data?: unknown, error?: unknown }>
-}
-
-interface ToolEntry {
-  enabled: boolean
-  inputSchema: ZodSchema
-  outputSchema: ZodSchema | undefined
-  execution?: { taskSupport?: string }
-  handler: (args: unknown, extra: unknown) => unknown
-}
-
-function isZodV4Object (schema: unknown): schema is ZodSchema {
-  return typeof schema === 'object' && schema !== null && '_zod' in schema &&
-    typeof (schema as Partial<ZodSchema>).safeParse === 'function' && typeof (schema as Partial<ZodSchema>).safeParseAsync === 'function'
-}
-
-function toolEntry (registry: unknown, name: string): ToolEntry | undefined {
-  if (typeof registry !== 'object' || registry === null || !Object.hasOwn(registry, name)) return undefined
-  const tool: unknown = (registry as Record<string, unknown>)[name]
-  if (typeof tool !== 'object' || tool === null) return undefined
-  const entry = tool as Partial<ToolEntry>
-  if (entry.enabled !== true || typeof entry.handler !== 'function') return undefined
-  if (entry.execution?.taskSupport !== undefined && entry.execution.taskSupport !== 'forbidden') return undefined
-  if (!isZodV4Object(entry.inputSchema)) return undefined
-  if (entry.outputSchema !== undefined && !isZodV4Object(entry.outputSchema)) return undefined
-  return entry as ToolEntry
-}
-
-function toolError (message: string): CallToolResult {
-  return { content: [{ type: 'text', text: message }], isError: true }
-}
-
-export interface FastCallContext {
-  requestId: RequestId
-  sessionId: string | undefined
-  extra: MessageExtraInfo
-  /** The call's abort signal, created on first use (most tools never look at it). */
-  signal: () => AbortSignal
-}
-
-export class FastToolCaller {
-  readonly #server: McpServer
-  /** Set in McpServer's constructor and never changed: an element limit means the SDK path. */
-  readonly #limitsInput: boolean
-
-  constructor (server: McpServer) {
-    this.#server = server
-    this.#limitsInput = Reflect.get(server, '_maxToolInputElements') !== undefined
+  constructor (options: DirectToolsOptions) {
+    this.#tools = options.tools
+    this.#era = options.era
+    this.#serverInfo = options.serverInfo
   }
 
-  /** The response to `request`, or undefined when this call must go through the SDK. */
-  tryCall (request: JSONRPCRequest, context: FastCallContext): Promise<JSONRPCResponse> | undefined {
-    if (request.method !== 'tools/call') return undefined
-    const params = request.params as { name?: unknown, arguments?: unknown, task?: unknown, _meta?: unknown } | undefined
-    if (params === undefined || typeof params.name !== 'string' || params.task !== undefined || params._meta !== undefined) return undefined
-    if (!safeParse(CallToolRequestSchema, request).success) return undefined
-    if (this.#limitsInput) return undefined
-    const tool = toolEntry(Reflect.get(this.#server, '_registeredTools') as unknown, params.name)
-    if (tool === undefined) return undefined
-    let input: { success: boolean, data?: unknown }
-    try {
-      input = tool.inputSchema.safeParse(params.arguments ?? {})
-    } catch {
-      return undefined // an async refinement: only the SDK's async parse can run it
-    }
-    // Invalid arguments: the SDK words that error; nothing has run yet, so hand the call over.
-    if (!input.success) return undefined
-    return this.#run(tool, params.name, input.data, request.id, context)
+  tryCall (request: JSONRPCRequest, internalId: number, extra: MessageExtraInfo, signal: () => AbortSignal): Promise<JSONRPCResponse> | undefined {
+    if (request.method !== 'tools/call' || !isPlainObject(request.params)) return undefined
+    const { name, arguments: args, _meta: meta, ...rest } = request.params
+    if (typeof name !== 'string' || Object.keys(rest).length > 0 || !plainEnvelope(meta, this.#era)) return undefined
+    if (args !== undefined && !isPlainObject(args)) return undefined
+    const tool = this.#tools.get(name)
+    if (tool === undefined || !tool.enabled || tool.inputSchema === undefined) return undefined
+    if (tool.execution?.taskSupport !== undefined && tool.execution.taskSupport !== 'forbidden') return undefined
+    const input = tool.inputSchema['~standard'].validate(args ?? {})
+    // Async schemas and invalid arguments: the SDK validates and words the error; nothing ran yet.
+    if (input instanceof Promise || input.issues !== undefined) return undefined
+    return this.#run(tool, name, input.value, internalId, extra, signal)
   }
 
-  async #run (tool: ToolEntry, name: string, args: unknown, id: RequestId, context: FastCallContext): Promise<JSONRPCResponse> {
+  async #run (tool: RegisteredTool, name: string, args: unknown, id: number, extra: MessageExtraInfo, signal: () => AbortSignal): Promise<JSONRPCResponse> {
     let result: CallToolResult
     try {
-      result = await tool.handler(args, this.#handlerExtra(context)) as CallToolResult
-      result = await this.#checkOutput(tool, name, result)
+      const handler = tool.handler as (args: unknown, ctx: unknown) => unknown
+      result = this.#checkOutput(tool, name, await handler(args, this.#context(id, extra, signal)) as CallToolResult)
     } catch (error) {
-      if (error instanceof McpError && error.code === ErrorCode.UrlElicitationRequired) {
-        return { jsonrpc: '2.0', id, error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } }
-      }
       result = toolError(error instanceof Error ? error.message : String(error))
     }
-    const checked = safeParse(CallToolResultSchema, result)
+    const checked = CallToolResultSchema.safeParse(result)
     if (!checked.success) {
-      const message = checked.error instanceof Error ? checked.error.message : String(checked.error)
-      return { jsonrpc: '2.0', id, error: { code: ErrorCode.InvalidParams, message: new McpError(ErrorCode.InvalidParams, `Invalid tools/call result: ${message}`).message } }
+      return { jsonrpc: '2.0', id, error: { code: JsonRpcCode.InvalidParams, message: `Invalid tools/call result: ${checked.error.message}` } }
     }
-    return { jsonrpc: '2.0', id, result: checked.data }
+    return { jsonrpc: '2.0', id, result: this.#project(checked.data) }
   }
 
-  async #checkOutput (tool: ToolEntry, name: string, result: CallToolResult): Promise<CallToolResult> {
-    if (tool.outputSchema === undefined || !('content' in result) || result.isError) return result
+  #checkOutput (tool: RegisteredTool, name: string, result: CallToolResult): CallToolResult {
+    if (tool.outputSchema === undefined || result.isError === true) return result
     if (result.structuredContent === undefined) {
-      throw new McpError(ErrorCode.InvalidParams, `Output validation error: Tool ${name} has an output schema but no structured content was provided`)
+      return toolError(`Output validation error: Tool ${name} has an output schema but no structured content was provided`)
     }
-    let parsed: { success: boolean, error?: unknown }
-    try {
-      parsed = tool.outputSchema.safeParse(result.structuredContent)
-    } catch {
-      parsed = await tool.outputSchema.safeParseAsync(result.structuredContent)
-    }
-    if (!parsed.success) {
-      throw new McpError(ErrorCode.InvalidParams, `Output validation error: Invalid structured content for tool ${name}: ${getParseErrorMessage(parsed.error)}`)
+    const output = tool.outputSchema['~standard'].validate(result.structuredContent)
+    if (output instanceof Promise) throw new Error(`Output validation error: Tool ${name} has an asynchronous output schema`)
+    if (output.issues !== undefined) {
+      return toolError(`Output validation error: Invalid structured content for tool ${name}: ${describe(output.issues)}`)
     }
     return result
   }
 
-  /** What a tool handler receives as `extra`, as the SDK builds it for a request without tasks. */
-  #handlerExtra (context: FastCallContext): Record<string, unknown> {
-    const server = this.#server.server
-    const requestId = context.requestId
+  /** The result as the SDK's codec for the era puts it on the wire (SEP-2106, resultType, serverInfo). */
+  #project (result: CallToolResult): Record<string, unknown> {
+    let projected: CallToolResult = result
+    const structured = result.structuredContent
+    if (structured !== undefined && !isPlainObject(structured)) {
+      const hasText = result.content.some((block) => block.type === 'text')
+      projected = hasText ? result : { ...result, content: [...result.content, { type: 'text', text: JSON.stringify(structured) }] }
+      if (this.#era === 'legacy') projected = { ...projected, structuredContent: { result: structured } }
+    }
+    if (this.#era === 'legacy') return projected
+    const meta = this.#serverInfo === undefined ? projected._meta : { ...projected._meta, [SERVER_INFO_META_KEY]: this.#serverInfo }
+    return { ...projected, resultType: 'complete', ...(meta === undefined ? {} : { _meta: meta }) }
+  }
+
+  /** What a direct tool's handler receives: its request, its caller, a lazily created abort signal. */
+  #context (id: number, extra: MessageExtraInfo, signal: () => AbortSignal): Record<string, unknown> {
+    const unavailable = (what: string) => async (): Promise<never> => {
+      throw new Error(`${what} is not available to a direct tool; leave this tool out of directTools`)
+    }
     return {
-      get signal () {
-        return context.signal()
+      mcpReq: {
+        id,
+        method: 'tools/call',
+        get signal () { return signal() },
+        requestState: () => undefined,
+        notify: unavailable('ctx.mcpReq.notify'),
+        send: unavailable('ctx.mcpReq.send'),
+        log: unavailable('ctx.mcpReq.log'),
+        elicitInput: unavailable('ctx.mcpReq.elicitInput'),
+        requestSampling: unavailable('ctx.mcpReq.requestSampling')
       },
-      authInfo: context.extra.authInfo,
-      sessionId: context.sessionId,
-      requestId,
-      requestInfo: context.extra.requestInfo,
-      sendNotification: async (notification: Parameters<typeof server.notification>[0]) => {
-        await server.notification(notification, { relatedRequestId: requestId })
-      },
-      sendRequest: async (request: Parameters<typeof server.request>[0], schema: Parameters<typeof server.request>[1], options?: Parameters<typeof server.request>[2]) =>
-        await server.request(request, schema, { ...options, relatedRequestId: requestId })
+      http: extra.authInfo === undefined ? {} : { authInfo: extra.authInfo }
     }
   }
 }

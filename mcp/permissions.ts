@@ -1,15 +1,72 @@
 import type { Principal } from '../plugins/auth/principal.js'
 
 /**
- * Permissions are strings such as `calculator:add`. A granted `*` covers everything, and a
- * granted `prefix:*` covers every permission that starts with `prefix:`.
+ * Which scopes imply which narrower ones: `{ "calculator:admin": ["calculator:write"],
+ * "calculator:write": ["calculator:read"] }`. Implication is transitive (admin implies read too).
  */
-export function grants (granted: readonly string[], required: string): boolean {
+export type ScopeHierarchy = Readonly<Record<string, readonly string[]>>
+
+/** Every scope `scope` implies, itself included, following the hierarchy to the end. */
+export function impliedScopes (scope: string, hierarchy: ScopeHierarchy): Set<string> {
+  const found = new Set([scope])
+  const pending = [scope]
+  while (pending.length > 0) {
+    const next = pending.pop() as string
+    for (const narrower of Object.hasOwn(hierarchy, next) ? hierarchy[next] ?? [] : []) {
+      if (!found.has(narrower)) {
+        found.add(narrower)
+        pending.push(narrower)
+      }
+    }
+  }
+  return found
+}
+
+/** A granted `*` covers everything; a granted `prefix:*` covers every permission under `prefix:`. */
+function covers (permission: string, required: string): boolean {
+  return permission === required || permission === '*' || (permission.endsWith(':*') && required.startsWith(permission.slice(0, -1)))
+}
+
+/** Each hierarchy's implications, worked out once: this runs on every tools/call. */
+const closures = new WeakMap<ScopeHierarchy, Map<string, Set<string>>>()
+
+function closureOf (hierarchy: ScopeHierarchy): Map<string, Set<string>> {
+  let closure = closures.get(hierarchy)
+  if (closure === undefined) {
+    closure = new Map(Object.keys(hierarchy).map((scope) => [scope, impliedScopes(scope, hierarchy)]))
+    closures.set(hierarchy, closure)
+  }
+  return closure
+}
+
+const NO_HIERARCHY: ScopeHierarchy = Object.freeze({})
+
+/**
+ * Permissions are strings such as `calculator:add`. A principal holds a permission when one of its
+ * grants covers it, directly, through a wildcard, or through a broader scope of the hierarchy.
+ */
+export function grants (granted: readonly string[], required: string, hierarchy: ScopeHierarchy = NO_HIERARCHY): boolean {
   for (const permission of granted) {
-    if (permission === required || permission === '*') return true
-    if (permission.endsWith(':*') && required.startsWith(permission.slice(0, -1))) return true
+    if (covers(permission, required)) return true
+  }
+  if (hierarchy === NO_HIERARCHY) return false
+  const closure = closureOf(hierarchy)
+  for (const permission of granted) {
+    const implied = closure.get(permission)
+    if (implied === undefined) continue
+    for (const scope of implied) if (covers(scope, required)) return true
   }
   return false
+}
+
+/**
+ * The fewest scopes that still cover every permission in `required` (a scope another one implies
+ * is left out): what RFC 9728 `scopes_supported` should list. `offline_access` is never one of
+ * them: refresh tokens are not something a resource requires.
+ */
+export function minimalScopes (required: readonly string[], hierarchy: ScopeHierarchy): string[] {
+  const distinct = [...new Set(required)].filter((scope) => scope !== 'offline_access')
+  return distinct.filter((scope) => !distinct.some((other) => other !== scope && grants([other], scope, hierarchy) && !grants([scope], other, hierarchy)))
 }
 
 export interface ToolPermissionOptions {
@@ -27,7 +84,10 @@ export function requiredPermission (tool: string, options: ToolPermissionOptions
 /** Decides whether a principal may use a tool. May be async (a policy service); any error denies. */
 export type AccessCheck = (principal: Principal, tool: string, permission: string) => boolean | Promise<boolean>
 
-export const permissionCheck: AccessCheck = (principal, _tool, permission) => grants(principal.permissions, permission)
+/** The default check: the principal's permissions, with wildcards and the scope hierarchy. */
+export function permissionCheck (hierarchy: ScopeHierarchy = NO_HIERARCHY): AccessCheck {
+  return (principal, _tool, permission) => grants(principal.permissions, permission, hierarchy)
+}
 
 /**
  * The one access decision for both `tools/list` and `tools/call`: fail closed, so a check that

@@ -1,79 +1,111 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { principalKey, type Principal } from '../plugins/auth/principal.js'
-import { connectMultiplexed, type HttpMultiplexTransport } from './transport.js'
+import { principalKey, toAuthInfo, type Principal } from '../plugins/auth/principal.js'
+import { connectLegacy, ModernEndpoint, type LegacyEndpoint } from './endpoints.js'
+import type { ProtocolEra } from './protocol-versions.js'
+import { mountedServer, type CreateMcpServer } from './server.js'
 
-interface Entry {
-  server: McpServer
-  transport: HttpMultiplexTransport
+type Endpoint<E extends ProtocolEra> = E extends 'legacy' ? LegacyEndpoint : ModernEndpoint | undefined
+
+interface Connection<T> {
+  connecting: Promise<T>
+  /** Set once connected, so later requests skip the await. */
+  ready?: T
+  done: boolean
 }
 
 interface Slot {
-  connecting: Promise<Entry>
-  /** Set once connected, so later requests skip the await. */
-  ready?: Entry
+  legacy?: Connection<LegacyEndpoint>
+  modern?: Connection<ModernEndpoint | undefined>
 }
 
 /**
- * Long-lived MCP servers for stateless mode: one per principal, created on first use and kept
- * in a bounded least-recently-used map. Every HTTP request of that principal is multiplexed onto
- * its server, so no server, transport or schema compiler is built per request.
+ * Long-lived MCP servers: one per principal and protocol era, created on first use and kept in a
+ * bounded least-recently-used map. Every request of that principal in that era is multiplexed
+ * onto its server, so no server, transport or schema compiler is built per request. Stateful
+ * deployments use it for the 2026-07-28 era, which has no sessions.
  */
 export class ServerPool {
-  readonly #entries = new Map<string, Slot>()
-  readonly #createServer: (principal: Principal) => McpServer
+  readonly #slots = new Map<string, Slot>()
+  readonly #createServer: CreateMcpServer
   readonly #maxServers: number
   readonly #fastToolCalls: boolean
 
-  constructor (createServer: (principal: Principal) => McpServer, maxServers: number, fastToolCalls = true) {
+  constructor (createServer: CreateMcpServer, options: { maxServers: number, fastToolCalls: boolean }) {
     this.#createServer = createServer
-    this.#maxServers = maxServers
-    this.#fastToolCalls = fastToolCalls
+    this.#maxServers = options.maxServers
+    this.#fastToolCalls = options.fastToolCalls
   }
 
   get size (): number {
-    return this.#entries.size
+    return this.#slots.size
   }
 
-  /** The principal's transport: synchronously once its server is connected, else a promise. */
-  transportFor (principal: Principal): HttpMultiplexTransport | Promise<HttpMultiplexTransport> {
-    const key = principalKey(principal)
-    let slot = this.#entries.get(key)
-    if (slot === undefined) {
-      const connecting = this.#connect(principal)
-      const created: Slot = { connecting }
-      slot = created
-      this.#entries.set(key, created)
-      connecting.then((entry) => { created.ready = entry }, () => this.#entries.delete(key))
-      this.#evictOverflow()
-    } else if (this.#entries.size > 1) {
-      // Refresh the entry's position: a Map iterates in insertion order, oldest first.
-      this.#entries.delete(key)
-      this.#entries.set(key, slot)
-    }
-    return slot.ready?.transport ?? slot.connecting.then((entry) => entry.transport)
+  /** The principal's server for the 2025 revisions: synchronously once connected, else a promise. */
+  legacyFor (principal: Principal): LegacyEndpoint | Promise<LegacyEndpoint> {
+    return this.#endpoint(principal, 'legacy')
+  }
+
+  /** The principal's server for 2026-07-28; undefined when `createServer` builds legacy-only servers. */
+  modernFor (principal: Principal): ModernEndpoint | undefined | Promise<ModernEndpoint | undefined> {
+    return this.#endpoint(principal, 'modern')
   }
 
   async close (): Promise<void> {
-    const slots = [...this.#entries.values()]
-    this.#entries.clear()
-    for (const entry of await Promise.allSettled(slots.map((slot) => slot.connecting))) {
-      if (entry.status === 'fulfilled') await entry.value.server.close()
-    }
+    const slots = [...this.#slots.values()]
+    this.#slots.clear()
+    await Promise.all(slots.map(async (slot) => await closeSlot(slot)))
   }
 
-  async #connect (principal: Principal): Promise<Entry> {
-    const server = this.#createServer(principal)
-    return { server, transport: await connectMultiplexed(server, { fastToolCalls: this.#fastToolCalls }) }
+  #endpoint<E extends ProtocolEra> (principal: Principal, era: E): Endpoint<E> | Promise<Endpoint<E>> {
+    const key = principalKey(principal)
+    let slot = this.#slots.get(key)
+    if (slot === undefined) {
+      slot = {}
+      this.#slots.set(key, slot)
+      this.#evictOverflow()
+    } else if (this.#slots.size > 1) {
+      // Refresh the entry's position: a Map iterates in insertion order, oldest first.
+      this.#slots.delete(key)
+      this.#slots.set(key, slot)
+    }
+    const existing = slot[era] as Connection<Endpoint<E>> | undefined
+    if (existing !== undefined) return existing.done ? existing.ready as Endpoint<E> : existing.connecting
+    const connection = this.#connect(principal, era)
+    slot[era] = connection as Slot[E]
+    const owner = slot
+    connection.connecting.then(undefined, () => {
+      if (owner[era] === connection) delete owner[era]
+    })
+    return connection.connecting
+  }
+
+  #connect<E extends ProtocolEra> (principal: Principal, era: E): Connection<Endpoint<E>> {
+    const mounted = mountedServer(this.#createServer({ principal, era }))
+    const connecting = (era === 'legacy'
+      ? connectLegacy(mounted, { fastToolCalls: this.#fastToolCalls })
+      : ModernEndpoint.connect(mounted, { fastToolCalls: this.#fastToolCalls, authInfo: toAuthInfo(principal) })) as Promise<Endpoint<E>>
+    const connection: Connection<Endpoint<E>> = { connecting, done: false }
+    connecting.then((endpoint) => { connection.ready = endpoint; connection.done = true }, () => {})
+    return connection
   }
 
   #evictOverflow (): void {
-    while (this.#entries.size > this.#maxServers) {
-      const oldest = this.#entries.keys().next().value
+    while (this.#slots.size > this.#maxServers) {
+      const oldest = this.#slots.keys().next().value
       if (oldest === undefined) return
-      const slot = this.#entries.get(oldest)
-      this.#entries.delete(oldest)
-      // A server with requests in flight is left to finish them and be collected.
-      void slot?.connecting.then(({ server, transport }) => transport.inFlightCount === 0 ? server.close() : undefined)
+      const slot = this.#slots.get(oldest)
+      this.#slots.delete(oldest)
+      if (slot !== undefined) void closeSlot(slot, true)
     }
+  }
+}
+
+/** Closes a slot's servers; on eviction, one with requests in flight is left to finish them and be collected. */
+async function closeSlot (slot: Slot, evicted = false): Promise<void> {
+  const [legacy, modern] = await Promise.allSettled([slot.legacy?.connecting, slot.modern?.connecting])
+  if (legacy.status === 'fulfilled' && legacy.value !== undefined && !(evicted && legacy.value.transport.inFlightCount > 0)) {
+    await legacy.value.server.close()
+  }
+  if (modern.status === 'fulfilled' && modern.value !== undefined && !(evicted && modern.value.transport.inFlightCount > 0)) {
+    await modern.value.close()
   }
 }

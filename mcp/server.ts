@@ -1,7 +1,8 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js'
+import { McpServer, type RegisteredTool } from '@modelcontextprotocol/server'
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv'
 import type { Principal } from '../plugins/auth/principal.js'
 import { registerCalculatorTools } from './calculator.js'
+import { DUAL_ERA_PROTOCOL_VERSIONS, type ProtocolEra } from './protocol-versions.js'
 
 /** One validator for every server: building an Ajv instance per server costs more than a tool call. */
 const sharedValidator = new AjvJsonSchemaValidator()
@@ -10,18 +11,47 @@ export const CALCULATOR_NAME = 'fastify-mcp-auth-calculator'
 export const CALCULATOR_VERSION = '0.1.0'
 
 export interface CreateServerContext {
-  /** The principal the server is created for (the session owner, or the first caller in stateless mode). */
+  /** The principal the server is created for (the session owner, or the principal in stateless mode). */
   principal: Principal
+  /**
+   * The protocol era the server will serve. Each principal gets its own server per era: an SDK
+   * server speaks one era, fixed when it connects.
+   */
+  era: ProtocolEra
 }
 
-/** Builds an MCP server; the route plugin decides how often (see routes/mcp.ts). */
-export type CreateMcpServer = (context: CreateServerContext) => McpServer
+/** A server to mount, and optionally the tools the route may call directly. */
+export interface MountedServer {
+  server: McpServer
+  /**
+   * Tools whose handlers read only their arguments, `ctx.http.authInfo` and `ctx.mcpReq.signal`
+   * (no progress, logs or input requests): plain calls of them skip the SDK's per-request
+   * machinery and are several times cheaper. Leave a tool out when in doubt.
+   */
+  directTools?: ReadonlyMap<string, RegisteredTool>
+}
+
+/**
+ * Builds an MCP server; the route plugin decides how often (see routes/mcp.ts). To serve the
+ * 2026-07-28 revision the server must list it: `supportedProtocolVersions: DUAL_ERA_PROTOCOL_VERSIONS`.
+ */
+export type CreateMcpServer = (context: CreateServerContext) => McpServer | MountedServer
+
+export function mountedServer (created: McpServer | MountedServer): MountedServer {
+  return created instanceof McpServer ? { server: created } : created
+}
 
 export const createCalculatorServer: CreateMcpServer = () => {
   const server = new McpServer(
     { name: CALCULATOR_NAME, version: CALCULATOR_VERSION },
-    { jsonSchemaValidator: sharedValidator, instructions: 'A calculator. Every tool takes numbers and returns { result }.' }
+    {
+      supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS],
+      jsonSchemaValidator: sharedValidator,
+      instructions: 'A calculator. Every tool takes numbers and returns { result }.',
+      // The tool list never changes, but it is filtered per principal: it may be cached, privately.
+      capabilities: { tools: { listChanged: false } },
+      cacheHints: { 'tools/list': { ttlMs: 300_000, cacheScope: 'private' }, 'server/discover': { ttlMs: 300_000, cacheScope: 'public' } }
+    }
   )
-  registerCalculatorTools(server)
-  return server
+  return { server, directTools: registerCalculatorTools(server) }
 }

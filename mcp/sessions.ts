@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import { connectMultiplexed, type HttpMultiplexTransport } from './transport.js'
+import type { JSONRPCMessage, McpServer } from '@modelcontextprotocol/server'
+import { connectLegacy } from './endpoints.js'
+import type { LegacyTransport } from './legacy-transport.js'
+import type { MountedServer } from './server.js'
 
 export interface Session {
   readonly id: string
   /** principalKey() of the principal that created the session; nobody else may use it. */
   readonly owner: string
   readonly server: McpServer
-  readonly transport: HttpMultiplexTransport
+  readonly transport: LegacyTransport
   lastSeen: number
-  /** The open GET stream for server-initiated messages, if any. */
+  /** The open GET stream for messages that belong to no request, if any. */
   stream: ServerResponse | undefined
 }
 
@@ -52,12 +53,11 @@ export class SessionStore {
   }
 
   /** Creates a session, or returns undefined when the store is full. */
-  async create (owner: string, createServer: () => McpServer): Promise<Session | undefined> {
+  async create (owner: string, createServer: () => MountedServer): Promise<Session | undefined> {
     if (this.#sessions.size >= this.#maxSessions) await this.sweep()
     if (this.#sessions.size >= this.#maxSessions) return undefined
     const id = randomUUID()
-    const server = createServer()
-    const transport = await connectMultiplexed(server, { sessionId: id, singleClient: true, fastToolCalls: this.#fastToolCalls })
+    const { server, transport } = await connectLegacy(createServer(), { sessionId: id, singleClient: true, fastToolCalls: this.#fastToolCalls })
     // Another initialize may have taken the last slot while this one connected.
     if (this.#sessions.size >= this.#maxSessions) {
       await server.close()

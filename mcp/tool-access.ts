@@ -1,9 +1,11 @@
-import type { JSONRPCMessage, JSONRPCResponse, RequestId } from '@modelcontextprotocol/sdk/types.js'
+import type { JSONRPCMessage, JSONRPCResponse, RequestId } from '@modelcontextprotocol/server'
 import type { Principal } from '../plugins/auth/principal.js'
-import { mayUse, permissionCheck, requiredPermission, type AccessCheck, type ToolPermissionOptions } from './permissions.js'
+import { JsonRpcCode } from './jsonrpc-error.js'
+import { mayUse, permissionCheck, requiredPermission, type AccessCheck, type ScopeHierarchy, type ToolPermissionOptions } from './permissions.js'
+import type { ProtocolEra } from './protocol-versions.js'
 
-/** JSON-RPC error code for a tools/call the principal may not make (in the implementation-defined range). */
-export const PERMISSION_DENIED = -32003
+/** JSON-RPC error code for a tools/call the principal may not make. */
+export const PERMISSION_DENIED = JsonRpcCode.PermissionDenied
 
 export interface DeniedCall {
   id: RequestId
@@ -13,6 +15,7 @@ export interface DeniedCall {
 
 export interface ToolAccessOptions extends ToolPermissionOptions {
   check?: AccessCheck | undefined
+  hierarchy?: ScopeHierarchy | undefined
 }
 
 function toolCalled (message: JSONRPCMessage): { id: RequestId, name: string } | undefined {
@@ -40,7 +43,7 @@ export class ToolAccess {
 
   constructor (options: ToolAccessOptions) {
     this.#options = { prefix: options.prefix, overrides: { ...options.overrides } }
-    this.#check = options.check ?? permissionCheck
+    this.#check = options.check ?? permissionCheck(options.hierarchy)
   }
 
   permissionFor (tool: string): string {
@@ -65,13 +68,17 @@ export class ToolAccess {
     return pending.length === 0 ? denied : Promise.all(pending).then(() => denied)
   }
 
-  /** A tools/list response with only the tools `principal` may use. */
-  async filterToolList (response: JSONRPCResponse, principal: Principal): Promise<JSONRPCResponse> {
+  /**
+   * A tools/list response with only the tools `principal` may use. Such a list differs per
+   * principal, so in the 2026-07-28 era it is marked for private caching only.
+   */
+  async filterToolList (response: JSONRPCResponse, principal: Principal, era: ProtocolEra = 'legacy'): Promise<JSONRPCResponse> {
     if (!('result' in response)) return response
     const tools = (response.result as { tools?: unknown }).tools
     if (!Array.isArray(tools)) return response
     const visible = await Promise.all(tools.map(async (tool: { name?: unknown }) =>
       typeof tool.name === 'string' && await mayUse(this.#check, principal, tool.name, this.permissionFor(tool.name))))
-    return { ...response, result: { ...response.result, tools: tools.filter((_tool, index) => visible[index]) } }
+    const result = { ...response.result, tools: tools.filter((_tool, index) => visible[index]) }
+    return { ...response, result: era === 'modern' ? { ...result, cacheScope: 'private' } : result }
   }
 }

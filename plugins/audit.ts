@@ -16,6 +16,8 @@ export interface ToolEvent {
   principal: string
   strategy: string
   outcome: 'success' | 'error' | 'denied'
+  /** The MCP protocol era of the call: `legacy` (2025 revisions) or `modern` (2026-07-28). */
+  era?: 'legacy' | 'modern'
   durationMs: number
   arguments?: unknown
 }

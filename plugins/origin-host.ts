@@ -3,22 +3,38 @@ import fp from 'fastify-plugin'
 import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
 
 export interface OriginHostOptions {
-  /** Accepted Host header values: a name (any port) or name:port. Undefined accepts any host. */
+  /**
+   * Accepted Host header values: a name (any port) or name:port; `*` accepts any. Unset: the
+   * loopback names while the app listens only on loopback addresses (and before it listens),
+   * the `publicUrl` host otherwise, or any host (with a warning) when there is neither.
+   */
   allowedHosts?: readonly string[] | undefined
-  /** Accepted Origin values, e.g. `https://app.example.com` or `http://localhost:*`. Same-origin requests always pass. */
+  /**
+   * Accepted Origin values, e.g. `https://app.example.com` or `http://localhost:*`. Same-origin
+   * requests always pass. Unset: loopback origins while listening only on loopback, and the
+   * `publicUrl` origin.
+   */
   allowedOrigins?: readonly string[] | undefined
+  /** The URL clients use to reach the server (behind a proxy): its host and origin are accepted. */
+  publicUrl?: string | undefined
 }
 
 /** The Host names a server bound to loopback answers to by default. */
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'] as const
 export const LOOPBACK_ORIGINS = LOOPBACK_HOSTS.flatMap((host) => [`http://${host}:*`, `https://${host}:*`, `http://${host}`, `https://${host}`])
 
+const LOOPBACK_ADDRESS = /^(127(\.\d{1,3}){3}|::1|::ffff:127(\.\d{1,3}){3}|localhost)$/i
+
+export function isLoopbackAddress (address: string): boolean {
+  return LOOPBACK_ADDRESS.test(address.replace(/^\[|\]$/g, ''))
+}
+
 function hostName (host: string): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0] ?? host
 }
 
 export function hostAllowed (host: string | undefined, allowed: readonly string[] | undefined): boolean {
-  if (allowed === undefined) return true
+  if (allowed === undefined || allowed.includes('*')) return true
   if (host === undefined || host === '') return false
   const lower = host.toLowerCase()
   return allowed.some((entry) => {
@@ -42,21 +58,43 @@ export function originAllowed (origin: string, host: string | undefined, allowed
   })
 }
 
+interface Rules {
+  hosts: readonly string[] | undefined
+  origins: readonly string[]
+}
+
+/** The rules for an app listening on `addresses` (before it listens: loopback, the safe guess). */
+function defaultRules (options: OriginHostOptions, loopbackOnly: boolean): Rules {
+  const publicUrl = options.publicUrl === undefined ? undefined : new URL(options.publicUrl)
+  const hosts = options.allowedHosts ?? (loopbackOnly ? [...LOOPBACK_HOSTS, ...(publicUrl === undefined ? [] : [publicUrl.host])] : publicUrl === undefined ? undefined : [publicUrl.host])
+  const origins = options.allowedOrigins ?? [...(loopbackOnly ? LOOPBACK_ORIGINS : []), ...(publicUrl === undefined ? [] : [publicUrl.origin])]
+  return { hosts, origins }
+}
+
 /**
- * DNS-rebinding and cross-site protection for the MCP endpoint: a Host that is not allowed, or an
- * Origin that is sent and not allowed, gets 403 with a JSON-RPC error body.
+ * DNS-rebinding and cross-site protection: a Host that is not allowed, or an Origin that is sent
+ * and not allowed, gets 403 with a JSON-RPC error body.
  */
 async function originHostPlugin (fastify: FastifyInstance, options: OriginHostOptions): Promise<void> {
-  const allowedHosts = options.allowedHosts === undefined ? undefined : [...options.allowedHosts]
-  const allowedOrigins = options.allowedOrigins === undefined ? undefined : [...options.allowedOrigins]
+  let rules = defaultRules(options, true)
+  if (options.allowedHosts === undefined || options.allowedOrigins === undefined) {
+    fastify.addHook('onListen', function learnAddresses (done) {
+      const loopbackOnly = this.addresses().every((address) => typeof address === 'string' ? false : isLoopbackAddress(address.address))
+      rules = defaultRules(options, loopbackOnly)
+      if (rules.hosts === undefined) {
+        this.log.warn('SECURITY: the MCP endpoint listens on a non-loopback address and accepts any Host header (no DNS-rebinding protection); set allowedHosts (or publicUrl) to the names clients use')
+      }
+      done()
+    })
+  }
   fastify.addHook('onRequest', function checkOriginAndHost (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const host = request.headers.host
-    if (!hostAllowed(host, allowedHosts)) {
+    if (!hostAllowed(host, rules.hosts)) {
       sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Host header not allowed')
       return
     }
     const origin = request.headers.origin
-    if (origin !== undefined && !originAllowed(origin, host, allowedOrigins)) {
+    if (origin !== undefined && !originAllowed(origin, host, rules.origins)) {
       sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Origin not allowed')
       return
     }

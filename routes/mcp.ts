@@ -1,19 +1,22 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/server'
 import { z } from 'zod'
 import { parseOptions } from '../plugins/auth/options.js'
 import { MCP_AUTH_INVALID_OPTION, MCP_AUTH_MISSING_CREDENTIALS } from '../plugins/auth/errors.js'
-import { principalKey, toAuthInfo, type Principal } from '../plugins/auth/principal.js'
+import { principalKey, type Principal } from '../plugins/auth/principal.js'
 import { originHost } from '../plugins/origin-host.js'
+import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
+import { classifyPost } from '../mcp/inbound.js'
 import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
-import { createCalculatorServer, type CreateMcpServer } from '../mcp/server.js'
+import type { LegacyTransport } from '../mcp/legacy-transport.js'
+import type { AccessCheck, ScopeHierarchy } from '../mcp/permissions.js'
+import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION } from '../mcp/protocol-versions.js'
+import { acceptsOf } from '../mcp/response-channel.js'
+import { createCalculatorServer, mountedServer, type CreateMcpServer } from '../mcp/server.js'
 import { ServerPool } from '../mcp/server-pool.js'
 import { SessionStore, type Session } from '../mcp/sessions.js'
-import type { HttpMultiplexTransport } from '../mcp/transport.js'
-import type { AccessCheck } from '../mcp/permissions.js'
-import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { ToolAccess } from '../mcp/tool-access.js'
-import { exchange, type ExchangeContext } from './mcp-exchange.js'
+import { legacyExchange, modernExchange, type Exchange, type ExchangeContext } from './mcp-exchange.js'
 
 export const mcpRoutesOptionsSchema = z.strictObject({
   path: z.string().regex(/^\/.*/, 'expected a path starting with /').default('/mcp'),
@@ -23,17 +26,22 @@ export const mcpRoutesOptionsSchema = z.strictObject({
   sessionIdleTimeout: z.number().int().positive().default(10 * 60_000),
   /** Stateful: most sessions at once; more get 503. */
   maxSessions: z.number().int().positive().default(1000),
-  /** Stateless: most per-principal servers kept (least recently used ones are dropped). */
+  /** Most principals whose servers are kept (least recently used ones are dropped). */
   maxServers: z.number().int().positive().default(1000),
-  /** Serve plain tools/call requests without the SDK's per-message machinery (see mcp/fast-tool-call.ts). */
+  /** Serve plain calls of a server's direct tools without the SDK's per-message machinery (see mcp/fast-tool-call.ts). */
   fastToolCalls: z.boolean().default(true),
-  /** Most messages in one JSON-RPC batch. */
+  /** Most messages in one JSON-RPC batch (2025-03-26 clients only). */
   maxBatchSize: z.number().int().positive().default(100),
+  /** Host header values accepted; unset: decided from the address the app listens on (see plugins/origin-host.ts). */
   allowedHosts: z.array(z.string()).optional(),
   allowedOrigins: z.array(z.string()).optional(),
+  /** The URL clients use to reach this server, when it is behind a proxy: its host and origin are accepted. */
+  publicUrl: z.url().optional(),
   /** Permissions are `<permissionPrefix>:<tool>` unless `toolPermissions` names another for a tool. */
   permissionPrefix: z.string().min(1).default('calculator'),
   toolPermissions: z.record(z.string(), z.string().min(1)).default({}),
+  /** Broader scopes and the narrower ones they imply: { "calculator:admin": ["calculator:write"] }. */
+  scopeHierarchy: z.record(z.string(), z.array(z.string().min(1))).default({}),
   /** Replaces the permission check (principal, tool, permission) => boolean | Promise<boolean>; errors deny. */
   accessCheck: z.custom<AccessCheck>((value) => typeof value === 'function', 'expected a function').optional(),
   /** The RFC 9728 metadata URL for a request, named in 403 challenges. */
@@ -47,43 +55,9 @@ export const mcpRoutesOptionsSchema = z.strictObject({
 })
 
 export type McpRoutesOptions = z.input<typeof mcpRoutesOptionsSchema>
+type ParsedOptions = z.output<typeof mcpRoutesOptionsSchema>
 
 const SESSION_HEADER = 'mcp-session-id'
-/** Headers a tool may see in `extra.requestInfo`; credentials never reach the MCP server. */
-const FORWARDED_HEADERS = ['user-agent', 'mcp-session-id', 'mcp-protocol-version', 'accept', 'content-type'] as const
-
-function requestInfo (request: FastifyRequest): MessageExtraInfo['requestInfo'] {
-  const headers: Record<string, string> = {}
-  for (const name of FORWARDED_HEADERS) {
-    const value = request.headers[name]
-    if (typeof value === 'string') headers[name] = value
-  }
-  return { headers }
-}
-
-function parseMessages (body: unknown, maxBatchSize: number): { messages: JSONRPCMessage[], batch: boolean } | string {
-  const batch = Array.isArray(body)
-  const items: unknown[] = batch ? body : [body]
-  if (items.length === 0) return 'Invalid Request: empty batch'
-  if (items.length > maxBatchSize) return `Invalid Request: a batch may hold at most ${maxBatchSize} messages`
-  const messages: JSONRPCMessage[] = []
-  for (const item of items) {
-    const parsed = JSONRPCMessageSchema.safeParse(item)
-    if (!parsed.success) return 'Invalid Request: not a JSON-RPC 2.0 message'
-    messages.push(parsed.data)
-  }
-  return { messages, batch }
-}
-
-/**
- * The MCP Streamable HTTP endpoint. Register it in the same encapsulation context as an auth
- * strategy plugin: the strategy's `onRequest` hook then guards these routes and no others.
- *
- * Stateless (default): one long-lived MCP server per principal (`createServer` is called on a
- * principal's first request and the server kept, LRU-bounded by `maxServers`); each POST is
- * multiplexed onto it and answered with JSON. Stateful: `createServer` is called once per session.
- */
-type ParsedOptions = z.output<typeof mcpRoutesOptionsSchema>
 
 function sessionStoreFor (options: ParsedOptions): SessionStore {
   return new SessionStore({
@@ -102,82 +76,103 @@ export function createSessionStore (options: McpRoutesOptions): SessionStore {
   return sessionStoreFor(parseOptions('mcp-routes', mcpRoutesOptionsSchema, options))
 }
 
+function principalOf (request: FastifyRequest): Principal {
+  // Fail closed: a route reached without an authenticated principal is refused.
+  if (request.principal === null || request.principal === undefined) throw new MCP_AUTH_MISSING_CREDENTIALS()
+  return request.principal
+}
+
+/** Only JSON bodies are MCP messages: other content types get 415, unreadable JSON 400. */
+function bodyErrors (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.code?.startsWith('FST_ERR_CTP_') !== true) throw error
+  const status = error.statusCode ?? 400
+  const code = status === 400 ? JsonRpcCode.ParseError : JsonRpcCode.ServerError
+  const message = status === 415
+    ? 'Unsupported Media Type: Content-Type must be application/json'
+    : status === 413 ? 'Payload Too Large' : 'Parse error: invalid JSON'
+  return sendJsonRpcError(reply, status, code, message)
+}
+
+/**
+ * The MCP Streamable HTTP endpoint, for both protocol eras on one path. Register it in the same
+ * encapsulation context as an auth strategy plugin: the strategy's `onRequest` hook then guards
+ * these routes and no others.
+ *
+ * A POST carrying the 2026-07-28 `_meta` envelope is served statelessly by the principal's
+ * long-lived modern server. Anything else is 2025 traffic: stateless (default), one long-lived
+ * server per principal takes every POST; stateful, `initialize` opens a session with a server of
+ * its own, bound to the principal that opened it.
+ */
 async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions): Promise<void> {
   const options = parseOptions('mcp-routes', mcpRoutesOptionsSchema, rawOptions)
   if (!fastify.hasRequestDecorator('principal')) {
     throw new MCP_AUTH_INVALID_OPTION('mcp-routes', 'scope: no auth strategy is registered in this scope; register one (or the none strategy) before the MCP routes')
   }
-  const createServer = options.createServer
-
-  await fastify.register(originHost, { allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins })
-  // Only JSON bodies are MCP messages; anything else is answered 415 by the error handler below.
+  await fastify.register(originHost, { allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins, publicUrl: options.publicUrl })
   fastify.removeContentTypeParser('text/plain')
-  fastify.setErrorHandler(function mcpErrors (error: FastifyError, _request, reply) {
-    if (error.code?.startsWith('FST_ERR_CTP_') === true) {
-      const status = error.statusCode ?? 400
-      const code = status === 400 ? JsonRpcCode.ParseError : JsonRpcCode.ServerError
-      const message = status === 415
-        ? 'Unsupported Media Type: Content-Type must be application/json'
-        : status === 413 ? 'Payload Too Large' : 'Parse error: invalid JSON'
-      return sendJsonRpcError(reply, status, code, message)
-    }
-    throw error
-  })
-  fastify.addHook('onRequest', function checkProtocolVersion (request, reply, done) {
-    const version = request.headers['mcp-protocol-version']
-    if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
-      sendJsonRpcError(reply, 400, JsonRpcCode.ServerError,
-        `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`)
-      return
-    }
-    done()
-  })
+  fastify.setErrorHandler(bodyErrors)
 
-  function principalOf (request: FastifyRequest): Principal {
-    // Fail closed: a route reached without an authenticated principal is refused.
-    if (request.principal === null || request.principal === undefined) throw new MCP_AUTH_MISSING_CREDENTIALS()
-    return request.principal
-  }
-
-  const exchangeContext: ExchangeContext = {
-    access: new ToolAccess({ prefix: options.permissionPrefix, overrides: options.toolPermissions, check: options.accessCheck }),
+  const context: ExchangeContext = {
+    access: new ToolAccess({ prefix: options.permissionPrefix, overrides: options.toolPermissions, hierarchy: options.scopeHierarchy as ScopeHierarchy, check: options.accessCheck }),
     resourceMetadataUrl: options.resourceMetadataUrl,
     audit: options.audit ?? requestLogAudit()
   }
+  const pool = new ServerPool(options.createServer, { maxServers: options.maxServers, fastToolCalls: options.fastToolCalls })
+  fastify.addHook('onClose', async () => await pool.close())
+  const legacyTransport = options.sessions === 'stateless'
+    ? (_request: FastifyRequest, _reply: FastifyReply, principal: Principal) => transportOf(pool.legacyFor(principal))
+    : statefulSessions(fastify, options)
 
-  /**
-   * The transport a POST's messages go to, or undefined once an error reply has been sent.
-   * Synchronous when it can be: this is on every request.
-   */
-  type Route = (request: FastifyRequest, reply: FastifyReply, principal: Principal, messages: JSONRPCMessage[]) =>
-    HttpMultiplexTransport | undefined | Promise<HttpMultiplexTransport | undefined>
-  let route: Route
-
+  let warnedLegacyOnly = false
   fastify.post(options.path, async function mcpPost (request, reply) {
     const principal = principalOf(request)
-    const parsed = parseMessages(request.body, options.maxBatchSize)
-    if (typeof parsed === 'string') return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, parsed)
-    const routed = route(request, reply, principal, parsed.messages)
-    const transport = routed instanceof Promise ? await routed : routed
+    const accepts = acceptsOf(request.headers.accept)
+    if (!accepts.json && !accepts.sse) {
+      return sendJsonRpcError(reply, 406, JsonRpcCode.ServerError, 'Not Acceptable: the client must accept application/json or text/event-stream')
+    }
+    const inbound = classifyPost(request.body, request.headers, options.maxBatchSize)
+    if ('refused' in inbound) {
+      const { status, code, message, data, id } = inbound.refused
+      return sendJsonRpcError(reply, status, code, message, { data, id })
+    }
+    const exchange: Exchange = { request, reply, principal, accepts, context }
+    if (inbound.era === 'modern') {
+      const found = pool.modernFor(principal)
+      const endpoint = found instanceof Promise ? await found : found
+      if (endpoint === undefined) {
+        if (!warnedLegacyOnly) request.log.warn('the MCP server from createServer does not list protocol 2026-07-28 in supportedProtocolVersions: modern clients are refused (pass DUAL_ERA_PROTOCOL_VERSIONS)')
+        warnedLegacyOnly = true
+        return sendJsonRpcError(reply, 400, JsonRpcCode.UnsupportedProtocolVersion, 'Unsupported protocol version: this server speaks the 2025 revisions only; connect with initialize',
+          { id: 'id' in inbound.message ? inbound.message.id : null, data: { supported: [...LEGACY_PROTOCOL_VERSIONS], requested: MODERN_PROTOCOL_VERSION } })
+      }
+      return await modernExchange(exchange, inbound.message, endpoint)
+    }
+    const found = legacyTransport(request, reply, principal, inbound.messages)
+    const transport = found instanceof Promise ? await found : found
     if (transport === undefined) return reply
-    const extra: MessageExtraInfo = { authInfo: toAuthInfo(principal), requestInfo: requestInfo(request) }
-    return await exchange(request, reply, principal, parsed, transport, extra, exchangeContext)
+    return await legacyExchange(exchange, inbound, transport)
   })
 
   if (options.sessions === 'stateless') {
-    const pool = new ServerPool((principal) => createServer({ principal }), options.maxServers, options.fastToolCalls)
-    fastify.addHook('onClose', async () => pool.close())
-    route = (_request, _reply, principal) => pool.transportFor(principal)
     const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
       sendJsonRpcError(reply.header('allow', 'POST'), 405, JsonRpcCode.ServerError, 'Method Not Allowed: this server is stateless; use POST')
     fastify.get(options.path, notAllowed)
     fastify.delete(options.path, notAllowed)
-    return
   }
+}
 
+function transportOf (endpoint: { transport: LegacyTransport } | Promise<{ transport: LegacyTransport }>): LegacyTransport | Promise<LegacyTransport> {
+  return endpoint instanceof Promise ? endpoint.then((connected) => connected.transport) : endpoint.transport
+}
+
+type LegacyRoute = (request: FastifyRequest, reply: FastifyReply, principal: Principal, messages: readonly JSONRPCMessage[]) =>
+  LegacyTransport | undefined | Promise<LegacyTransport | undefined>
+
+/** Stateful 2025 sessions: their GET stream and DELETE routes, and how a POST finds its session. */
+function statefulSessions (fastify: FastifyInstance, options: ParsedOptions): LegacyRoute {
   const store = options.sessionStore ?? sessionStoreFor(options)
   // preClose: open GET streams must end before the server waits for its connections to close.
-  fastify.addHook('preClose', async () => store.close())
+  fastify.addHook('preClose', async () => await store.close())
 
   /** The caller's session, or undefined after a 400/404 reply has been sent. */
   function sessionOf (request: FastifyRequest, reply: FastifyReply, principal: Principal): Session | undefined {
@@ -191,29 +186,21 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     return session
   }
 
-  /** initialize opens a session (the initialize handler validates the rest of the request); the rest need one. */
-  async function openSession (request: FastifyRequest, reply: FastifyReply, principal: Principal, messages: JSONRPCMessage[]): Promise<Session | undefined> {
+  /** initialize opens a session; the rest need one. */
+  async function openSession (request: FastifyRequest, reply: FastifyReply, principal: Principal, count: number): Promise<Session | undefined> {
     if (request.headers[SESSION_HEADER] !== undefined) {
       sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must not carry an Mcp-Session-Id')
       return undefined
     }
-    if (messages.length > 1) {
+    if (count > 1) {
       sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must be sent alone')
       return undefined
     }
-    const session = await store.create(principalKey(principal), () => createServer({ principal }))
+    const session = await store.create(principalKey(principal), () => mountedServer(options.createServer({ principal, era: 'legacy' })))
     if (session === undefined) {
       sendJsonRpcError(reply.header('retry-after', '60'), 503, JsonRpcCode.ServerError, 'Service Unavailable: too many sessions, try again later')
     }
     return session
-  }
-
-  route = async (request, reply, principal, messages) => {
-    const initialize = messages.some((message) => 'method' in message && message.method === 'initialize')
-    const session = initialize ? await openSession(request, reply, principal, messages) : sessionOf(request, reply, principal)
-    if (session === undefined) return undefined
-    reply.header(SESSION_HEADER, session.id)
-    return session.transport
   }
 
   fastify.get(options.path, async function mcpStream (request, reply) {
@@ -247,6 +234,14 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     await store.delete(session.id)
     return reply.code(204).send()
   })
+
+  return async (request, reply, principal, messages) => {
+    const initialize = messages.some((message) => 'method' in message && message.method === 'initialize')
+    const session = initialize ? await openSession(request, reply, principal, messages.length) : sessionOf(request, reply, principal)
+    if (session === undefined) return undefined
+    reply.header(SESSION_HEADER, session.id)
+    return session.transport
+  }
 }
 
 /** Not wrapped with fastify-plugin: its hooks and error handler stay inside the MCP routes. */

@@ -1,4 +1,4 @@
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
+import type { AuthInfo } from '@modelcontextprotocol/server'
 
 /** Who a request acts for. Every strategy produces exactly this shape; it is never mutated. */
 export interface Principal {
