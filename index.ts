@@ -14,10 +14,12 @@ export * as errors from './plugins/auth/errors.js'
 
 // The MCP endpoint and the servers behind it.
 export { mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
-export { createCalculatorServer, type CreateMcpServer, type CreateServerContext } from './mcp/server.js'
+export { createCalculatorServer, type CreateMcpServer, type CreateServerContext, type MountedServer } from './mcp/server.js'
 export { registerCalculatorTools, calculatorTools } from './mcp/calculator.js'
-export { grants, type AccessCheck } from './mcp/permissions.js'
+export { DUAL_ERA_PROTOCOL_VERSIONS, LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION, type ProtocolEra } from './mcp/protocol-versions.js'
+export { grants, minimalScopes, type AccessCheck, type ScopeHierarchy } from './mcp/permissions.js'
 export { PERMISSION_DENIED } from './mcp/tool-access.js'
+export { JsonRpcCode } from './mcp/jsonrpc-error.js'
 
 // Tokens: minting (for tests and admin tools), password hashes, stores.
 export { createTokenSigner, type TokenClaims, type SignedToken } from './plugins/auth/jwt-signer.js'

@@ -35,9 +35,11 @@ async function check (limiter: Limiter, request: FastifyRequest, increment = tru
   }
 }
 
+/**
+ * The tools a POST calls, from its body: the `Mcp-Name` header is a copy a client could make
+ * disagree with the body, and the route refuses such a request only after this hook has run.
+ */
 function toolsCalled (request: FastifyRequest): string[] {
-  const header = request.headers['mcp-name']
-  if (typeof header === 'string' && header !== '') return [header]
   const body: unknown = request.body
   const messages: unknown[] = Array.isArray(body) ? body : [body]
   const tools: string[] = []

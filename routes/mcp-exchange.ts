@@ -42,8 +42,9 @@ function extraFor (principal: Principal): MessageExtraInfo {
  */
 function forbid (exchange: Exchange, denied: readonly DeniedCall[]): FastifyReply {
   const { request, reply, context } = exchange
-  const scopes = [...new Set(denied.map((call) => call.permission))].join(' ')
-  const params = ['error="insufficient_scope"', `scope=${quote(scopes)}`]
+  // Refresh tokens are not something a resource requires: offline_access is never asked for.
+  const scopes = [...new Set(denied.map((call) => call.permission))].filter((scope) => scope !== 'offline_access').join(' ')
+  const params = ['error="insufficient_scope"', ...(scopes === '' ? [] : [`scope=${quote(scopes)}`])]
   if (context.resourceMetadataUrl !== undefined) params.push(`resource_metadata=${quote(context.resourceMetadataUrl(request))}`)
   const first = denied[0] as DeniedCall
   return reply
