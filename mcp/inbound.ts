@@ -1,5 +1,5 @@
 import {
-  classifyInboundRequest,
+  classifyInboundRequest, PROTOCOL_VERSION_META_KEY,
   type JSONRPCMessage, type JSONRPCNotification, type JSONRPCRequest, type RequestId
 } from '@modelcontextprotocol/server'
 import { decodeHeaderValue, trimFieldValue } from './header-values.js'
@@ -45,7 +45,8 @@ function refused (status: number, code: number, message: string, id: RequestId |
  * (`classifyInboundRequest`); the header rules it leaves to the HTTP entry are applied here.
  */
 export function classifyPost (body: unknown, headers: InboundHeaders, maxBatchSize: number): Inbound {
-  const protocolVersion = single(headers['mcp-protocol-version'])
+  // initialize negotiates its version in the body; a version header on it decides nothing.
+  const protocolVersion = isLegacyInitialize(body) ? undefined : single(headers['mcp-protocol-version'])
   const method = single(headers['mcp-method'])
   const name = single(headers['mcp-name'])
   const route = classifyInboundRequest({
@@ -68,6 +69,11 @@ export function classifyPost (body: unknown, headers: InboundHeaders, maxBatchSi
     return { era: 'modern', message: route.message }
   }
   return legacy(body, protocolVersion, maxBatchSize)
+}
+
+function isLegacyInitialize (body: unknown): boolean {
+  const message = body as { method?: unknown, params?: { _meta?: Record<string, unknown> } } | null
+  return message?.method === 'initialize' && message.params?._meta?.[PROTOCOL_VERSION_META_KEY] === undefined
 }
 
 /** The presence and `Mcp-Name` half of SEP-2243's header rules, for a modern request. */
