@@ -32,6 +32,18 @@ const BEARER = 'bench-bearer-0123456789abcdefghijklmnopq'
 const JWT_SECRET = 'bench-jwt-secret-0123456789abcdefghijklmnopqrstuv'
 const PASSWORD = 'bench password, long enough'
 const CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'add', arguments: { a: 5, b: 3 } } })
+/** The same call in the 2026-07-28 era: the `_meta` envelope in the body, its mirror in the headers. */
+const MODERN_CALL = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: {
+    name: 'add',
+    arguments: { a: 5, b: 3 },
+    _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '0' } }
+  }
+})
+const MODERN_HEADERS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'add' }
 
 const workDir = mkdtempSync(join(tmpdir(), 'fastify-mcp-auth-bench-'))
 const env: NodeJS.ProcessEnv = {
@@ -80,20 +92,25 @@ interface Scenario {
   name: string
   server: BenchProcess
   headers: Record<string, string>
+  body: string
   rssStart: number
   results: LoadResult[]
 }
 
+/** `sessions` is stateless or stateful (2025 revisions), or modern (2026-07-28, always stateless). */
 async function mcpScenario (strategy: string, sessions: string, extra: Record<string, Record<string, unknown>> = {}): Promise<Scenario> {
-  const file = exampleConfig(strategy, sessions, extra)
+  const modern = sessions === 'modern'
+  const file = exampleConfig(strategy, modern ? 'stateless' : sessions, extra)
   const server = await startNode(distPath('bin/fastify-mcp-auth.js'), ['serve', '--config', file], env)
   let headers = credentials(strategy, file)
   if (sessions === 'stateful') headers = await openSession(server.url, headers)
-  return { name: `${strategy} ${sessions}`, server, headers, rssStart: server.rss(), results: [] }
+  if (modern) headers = { ...headers, ...MODERN_HEADERS }
+  const name = modern ? `${strategy} 2026-07-28` : `${strategy} ${sessions}`
+  return { name, server, headers, body: modern ? MODERN_CALL : CALL, rssStart: server.rss(), results: [] }
 }
 
 const spec = (scenario: Scenario, seconds: number, extra: Partial<LoadSpec> = {}): LoadSpec =>
-  ({ url: scenario.server.url, body: CALL, headers: scenario.headers, connections, duration: seconds, ...extra })
+  ({ url: scenario.server.url, body: scenario.body, headers: scenario.headers, connections, duration: seconds, ...extra })
 
 const median = (numbers: number[]): number => {
   const sorted = [...numbers].sort((a, b) => a - b)
@@ -106,10 +123,10 @@ console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.r
 if (!hasWrk) console.log('wrk not found: using autocannon, which shares the CPU with the server (install wrk for steadier figures)')
 
 const limit = await startNode(distPath('bench/limit-server.js'), [], { LIMIT_API_KEY: API_KEY })
-const scenarios: Scenario[] = [{ name: 'limit: bare Fastify route', server: limit, headers: { 'x-api-key': API_KEY }, rssStart: limit.rss(), results: [] }]
+const scenarios: Scenario[] = [{ name: 'limit: bare Fastify route', server: limit, headers: { 'x-api-key': API_KEY }, body: CALL, rssStart: limit.rss(), results: [] }]
 for (const strategy of ['api-key', 'bearer', 'basic', 'jwt']) {
-  for (const sessions of ['stateless', 'stateful']) {
-    if (values.only === undefined || `${strategy} ${sessions}`.includes(values.only)) scenarios.push(await mcpScenario(strategy, sessions))
+  for (const sessions of ['stateless', 'stateful', 'modern']) {
+    if (values.only === undefined || `${strategy} ${sessions === 'modern' ? '2026-07-28' : sessions}`.includes(values.only)) scenarios.push(await mcpScenario(strategy, sessions))
   }
 }
 if (values.only === undefined) {

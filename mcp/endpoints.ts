@@ -28,6 +28,8 @@ export async function connectLegacy (
   return { server: mounted.server, transport }
 }
 
+const NO_RULES: readonly ParamHeaderRule[] = Object.freeze([])
+
 /** The `_meta` envelope of requests this project sends to its own servers. */
 const OWN_ENVELOPE = { [PROTOCOL_VERSION_META_KEY]: MODERN_PROTOCOL_VERSION, [CLIENT_CAPABILITIES_META_KEY]: {} }
 
@@ -48,6 +50,8 @@ export class ModernEndpoint {
   readonly #authInfo: AuthInfo | undefined
   #capabilities: ServerCapabilities = {}
   #paramRules: Promise<Map<string, ParamHeaderRule[]>> | undefined
+  /** The rules once loaded, so that most calls need no await. */
+  #loadedRules: Map<string, ParamHeaderRule[]> | undefined
 
   private constructor (server: McpServer, transport: ModernTransport, authInfo: AuthInfo | undefined) {
     this.server = server
@@ -65,7 +69,10 @@ export class ModernEndpoint {
     }
     const endpoint = new ModernEndpoint(mounted.server, transport, options.authInfo)
     transport.setUnrelatedSink((notification) => {
-      if (notification.method === 'notifications/tools/list_changed') endpoint.#paramRules = undefined
+      if (notification.method === 'notifications/tools/list_changed') {
+        endpoint.#paramRules = undefined
+        endpoint.#loadedRules = undefined
+      }
       endpoint.listen.deliver(notification)
     })
     const serverInfo = await endpoint.#discover()
@@ -79,10 +86,14 @@ export class ModernEndpoint {
     return this.#capabilities
   }
 
-  /** The `Mcp-Param-*` headers a call of `tool` must carry. */
-  async paramRulesFor (tool: string): Promise<readonly ParamHeaderRule[]> {
-    this.#paramRules ??= this.#loadParamRules()
-    return (await this.#paramRules).get(tool) ?? []
+  /** The `Mcp-Param-*` headers a call of `tool` must carry (synchronously once they are known). */
+  paramRulesFor (tool: string): readonly ParamHeaderRule[] | Promise<readonly ParamHeaderRule[]> {
+    if (this.#loadedRules !== undefined) return this.#loadedRules.get(tool) ?? NO_RULES
+    const loading = this.#paramRules ??= this.#loadParamRules()
+    return loading.then((rules) => {
+      if (this.#paramRules === loading) this.#loadedRules = rules
+      return rules.get(tool) ?? NO_RULES
+    })
   }
 
   async close (): Promise<void> {

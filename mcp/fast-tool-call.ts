@@ -24,6 +24,12 @@ function describe (issues: Issues): string {
   }).join(', ')
 }
 
+const NO_STATE = (): undefined => undefined
+/** What a direct tool gets in place of the messaging functions it promised not to use. */
+async function UNAVAILABLE (): Promise<never> {
+  throw new Error('a direct tool cannot send progress, logs or requests; leave this tool out of directTools')
+}
+
 function toolError (text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true }
 }
@@ -122,20 +128,17 @@ export class DirectToolCalls implements ToolCallFastPath {
 
   /** What a direct tool's handler receives: its request, its caller, a lazily created abort signal. */
   #context (id: number, extra: MessageExtraInfo, signal: () => AbortSignal): Record<string, unknown> {
-    const unavailable = (what: string) => async (): Promise<never> => {
-      throw new Error(`${what} is not available to a direct tool; leave this tool out of directTools`)
-    }
     return {
       mcpReq: {
         id,
         method: 'tools/call',
         get signal () { return signal() },
-        requestState: () => undefined,
-        notify: unavailable('ctx.mcpReq.notify'),
-        send: unavailable('ctx.mcpReq.send'),
-        log: unavailable('ctx.mcpReq.log'),
-        elicitInput: unavailable('ctx.mcpReq.elicitInput'),
-        requestSampling: unavailable('ctx.mcpReq.requestSampling')
+        requestState: NO_STATE,
+        notify: UNAVAILABLE,
+        send: UNAVAILABLE,
+        log: UNAVAILABLE,
+        elicitInput: UNAVAILABLE,
+        requestSampling: UNAVAILABLE
       },
       http: extra.authInfo === undefined ? {} : { authInfo: extra.authInfo }
     }

@@ -1,5 +1,6 @@
+import { ClientCapabilitiesSchema, ImplementationSchema } from '@modelcontextprotocol/core'
 import {
-  classifyInboundRequest, PROTOCOL_VERSION_META_KEY,
+  CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, classifyInboundRequest, PROTOCOL_VERSION_META_KEY,
   type JSONRPCMessage, type JSONRPCNotification, type JSONRPCRequest, type RequestId
 } from '@modelcontextprotocol/server'
 import { decodeHeaderValue, trimFieldValue } from './header-values.js'
@@ -49,6 +50,47 @@ export function classifyPost (body: unknown, headers: InboundHeaders, maxBatchSi
   const protocolVersion = isLegacyInitialize(body) ? undefined : single(headers['mcp-protocol-version'])
   const method = single(headers['mcp-method'])
   const name = single(headers['mcp-name'])
+  return plainRequest(body, protocolVersion, method, name, maxBatchSize) ?? sdkClassified(body, protocolVersion, method, name, maxBatchSize)
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The common cases, decided without the SDK's classifier, which runs two failing schema parses
+ * (about 12 µs, a tenth of a request) before it looks at a request: a single JSON-RPC request
+ * without an envelope and without a modern version header (2025 traffic), or one whose envelope
+ * and headers agree and are well formed (2026-07-28 traffic). Anything else, every error
+ * included, is left to the SDK, so the answers are the SDK's.
+ */
+function plainRequest (body: unknown, protocolVersion: string | undefined, method: string | undefined, name: string | undefined, maxBatchSize: number): Inbound | undefined {
+  if (!isPlainObject(body) || body.jsonrpc !== '2.0' || typeof body.method !== 'string' || 'result' in body || 'error' in body) return undefined
+  if (typeof body.id !== 'string' && typeof body.id !== 'number') return undefined
+  const params = body.params
+  if (params !== undefined && !isPlainObject(params)) return undefined
+  const meta = params?._meta
+  if (meta !== undefined && !isPlainObject(meta)) return undefined
+  const request = body as unknown as JSONRPCRequest
+  if (meta === undefined || !(PROTOCOL_VERSION_META_KEY in meta)) {
+    const version = protocolVersion === undefined ? undefined : trimFieldValue(protocolVersion)
+    return version === undefined || LEGACY_PROTOCOL_VERSIONS.includes(version) ? legacy(body, protocolVersion, maxBatchSize) : undefined
+  }
+  const claim = meta[PROTOCOL_VERSION_META_KEY]
+  if (typeof claim !== 'string' || !MODERN_PROTOCOL_VERSIONS.includes(claim)) return undefined
+  if (protocolVersion !== undefined && trimFieldValue(protocolVersion) !== claim) return undefined
+  if (method !== undefined && trimFieldValue(method) !== request.method) return undefined
+  if (!ClientCapabilitiesSchema.safeParse(meta[CLIENT_CAPABILITIES_META_KEY]).success) return undefined
+  const info = meta[CLIENT_INFO_META_KEY]
+  if (info !== undefined && !ImplementationSchema.safeParse(info).success) return undefined
+  const progressToken = meta.progressToken
+  if (progressToken !== undefined && typeof progressToken !== 'string' && typeof progressToken !== 'number') return undefined
+  const mismatch = standardHeaderMismatch(request, protocolVersion, method, name)
+  if (mismatch !== undefined) return refused(400, JsonRpcCode.HeaderMismatch, `Header mismatch: ${mismatch}`, request.id)
+  return { era: 'modern', message: request }
+}
+
+function sdkClassified (body: unknown, protocolVersion: string | undefined, method: string | undefined, name: string | undefined, maxBatchSize: number): Inbound {
   const route = classifyInboundRequest({
     httpMethod: 'POST',
     body,

@@ -94,7 +94,7 @@ export class ModernTransport extends PerRequestHTTPServerTransport {
       else this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: internalId } }, messageExtra)
       this.#requests.settle(cancelledResponse(internalId))
     })
-    const fast = this.#fastPath?.tryCall(request, internalId, messageExtra, () => (abort ??= new AbortController()).signal)
+    const fast = this.#fastPath?.tryCall(request, internalId, extra, () => (abort ??= new AbortController()).signal)
     if (fast === undefined) {
       this.#delivering = true
       try {

@@ -16,6 +16,19 @@ const ANYTHING: Accepts = Object.freeze({ json: true, sse: true })
  */
 export function acceptsOf (header: string | undefined): Accepts {
   if (header === undefined || header.trim() === '') return ANYTHING
+  // Clients send the same few headers over and over: each is read once.
+  let accepts = seen.get(header)
+  if (accepts === undefined) {
+    accepts = parseAccept(header)
+    if (seen.size >= 64) seen.clear()
+    seen.set(header, accepts)
+  }
+  return accepts
+}
+
+const seen = new Map<string, Accepts>()
+
+function parseAccept (header: string): Accepts {
   const accepts = { json: false, sse: false }
   for (const range of header.split(',')) {
     const [type = '', ...parameters] = range.split(';').map((part) => part.trim().toLowerCase())
@@ -23,7 +36,7 @@ export function acceptsOf (header: string | undefined): Accepts {
     if (type === '*/*' || type === 'application/*' || type === 'application/json') accepts.json = true
     if (type === '*/*' || type === 'text/*' || type === 'text/event-stream') accepts.sse = true
   }
-  return accepts
+  return Object.freeze(accepts)
 }
 
 /**

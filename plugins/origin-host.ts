@@ -37,9 +37,11 @@ export function hostAllowed (host: string | undefined, allowed: readonly string[
   if (allowed === undefined || allowed.includes('*')) return true
   if (host === undefined || host === '') return false
   const lower = host.toLowerCase()
+  const name = hostName(lower)
   return allowed.some((entry) => {
     const want = entry.toLowerCase()
-    return want === lower || (hostName(want) === want && hostName(lower) === want)
+    // An entry without a port (`localhost`) accepts its name on any port.
+    return want === lower || (name === want && hostName(want) === want)
   })
 }
 

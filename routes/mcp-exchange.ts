@@ -58,11 +58,26 @@ function requestsOf (messages: readonly JSONRPCMessage[]): JSONRPCRequest[] {
   return messages.filter((message): message is JSONRPCRequest => 'method' in message && 'id' in message)
 }
 
-/** The tools/calls the principal may not make, audited; a 403 is sent when the client understands one. */
-async function refuseDenied (exchange: Exchange, messages: readonly JSONRPCMessage[]): Promise<{ denied: DeniedCall[], answered: boolean }> {
+interface Refusals {
+  denied: DeniedCall[]
+  /** A 403 has been sent: nothing in the request runs. */
+  answered: boolean
+}
+
+const NONE_DENIED: Refusals = Object.freeze({ denied: [], answered: false })
+
+/**
+ * The tools/calls the principal may not make, audited; a 403 is sent when the client understands
+ * one. Synchronous when the access check is: this runs on every request.
+ */
+function refuseDenied (exchange: Exchange, messages: readonly JSONRPCMessage[]): Refusals | Promise<Refusals> {
+  const checked = exchange.context.access.deniedCalls(messages, exchange.principal)
+  if (checked instanceof Promise) return checked.then((denied) => refusals(exchange, denied))
+  return checked.length === 0 ? NONE_DENIED : refusals(exchange, checked)
+}
+
+function refusals (exchange: Exchange, denied: DeniedCall[]): Refusals {
   const { request, principal, context } = exchange
-  const checked = context.access.deniedCalls(messages, principal)
-  const denied = checked instanceof Promise ? await checked : checked
   for (const refusal of denied) {
     context.audit.auth(request, { strategy: principal.strategy, outcome: 'failure', reason: 'insufficient_permission', principal: principal.id, permission: refusal.permission })
     context.audit.tool(request, { tool: refusal.tool, principal: principal.id, strategy: principal.strategy, outcome: 'denied', durationMs: 0 })
@@ -81,7 +96,8 @@ async function refuseDenied (exchange: Exchange, messages: readonly JSONRPCMessa
  */
 export async function legacyExchange (exchange: Exchange, batch: { messages: JSONRPCMessage[], batch: boolean }, transport: LegacyTransport): Promise<FastifyReply> {
   const started = performance.now()
-  const { denied, answered } = await refuseDenied(exchange, batch.messages)
+  const checked = refuseDenied(exchange, batch.messages)
+  const { denied, answered } = checked instanceof Promise ? await checked : checked
   if (answered) return exchange.reply
   // Other strategies: each refused call gets a JSON-RPC error in its place; the rest runs.
   const refused = new Map(denied.map((d) => [d.id, d]))
@@ -117,12 +133,14 @@ export async function modernExchange (exchange: Exchange, message: JSONRPCMessag
   if (message.method === 'subscriptions/listen') return listen(exchange, message, endpoint)
   if (message.method === 'tools/call') {
     const params = message.params as { name?: unknown, arguments?: unknown } | undefined
-    const rules = typeof params?.name === 'string' ? await endpoint.paramRulesFor(params.name) : []
+    const found = typeof params?.name === 'string' ? endpoint.paramRulesFor(params.name) : []
+    const rules = found instanceof Promise ? await found : found
     const mismatch = rules.length === 0 ? undefined : paramHeaderMismatch(rules, params?.arguments, request.headers)
     if (mismatch !== undefined) return sendJsonRpcError(reply, 400, JsonRpcCode.HeaderMismatch, `Header mismatch: ${mismatch}`, { id: message.id })
   }
   const started = performance.now()
-  const { denied, answered } = await refuseDenied(exchange, [message])
+  const checked = refuseDenied(exchange, [message])
+  const { denied, answered } = checked instanceof Promise ? await checked : checked
   if (answered) return reply
   const channel = new ResponseChannel(reply, exchange.accepts)
   if (denied[0] !== undefined) return channel.finish(200, deniedResponse(denied[0]))
