@@ -57,6 +57,7 @@ export function tokenIssuing (config: Config, log: FastifyBaseLogger): Issuing |
     sign: createTokenSigner(jwt),
     accessTokenTtl: jwt.issue.accessTokenTtl,
     refreshTokenTtl: jwt.issue.refreshTokenTtl,
+    scopeHierarchy: config.mcp.scopeHierarchy,
     onReuse: ({ clientId, family }) => log.warn({ event: 'security', reason: 'refresh_token_reuse', principal: clientId, family }, 'a used refresh token was presented again: its family is revoked')
   })
   return {

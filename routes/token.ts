@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createClientAuthenticator, type ClientEntry } from '../plugins/auth/client-credentials.js'
-import { narrowScope, OAuthError, type TokenService } from '../plugins/auth/token-service.js'
+import { OAuthError, type TokenService } from '../plugins/auth/token-service.js'
 import type { Principal } from '../plugins/auth/principal.js'
 
 export interface TokenRoutesOptions {
@@ -56,7 +56,7 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
     request.log.info({ event: 'auth', strategy: 'client', outcome: 'success', principal: client.id, grant: grantType }, 'token request')
     switch (grantType) {
       case 'client_credentials':
-        return await options.service.issue(client.id, narrowScope(client.permissions, scope))
+        return await options.service.issue(client.id, options.service.narrow(client.permissions, scope))
       case 'refresh_token': {
         const refreshToken = field(request.body, 'refresh_token')
         if (refreshToken === undefined || refreshToken === '') throw new OAuthError('invalid_request', 'refresh_token is required')

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { TokenStore } from '../token-store/store.js'
 import { sha256 } from './compare.js'
 import type { SignedToken, TokenClaims } from './jwt-signer.js'
-import { grants } from '../../mcp/permissions.js'
+import { grants, type ScopeHierarchy } from '../../mcp/permissions.js'
 
 /** An OAuth error (RFC 6749 §5.2) with its HTTP status. */
 export class OAuthError extends Error {
@@ -32,6 +32,8 @@ export interface TokenServiceOptions {
   sign: (claims: TokenClaims) => SignedToken
   accessTokenTtl: number
   refreshTokenTtl: number
+  /** Broader scopes and the narrower ones they imply, when deciding what a client may ask for. */
+  scopeHierarchy?: ScopeHierarchy
   /** Told about refresh-token reuse: a security event. */
   onReuse?: (details: { clientId: string, family: string }) => void
   now?: () => number
@@ -54,10 +56,10 @@ export function revocationKeys (claims: Readonly<Record<string, unknown>>): stri
 }
 
 /** Narrows `requested` (a space-separated scope) to what `granted` allows; undefined widens nothing. */
-export function narrowScope (granted: readonly string[], requested: string | undefined): string[] {
+export function narrowScope (granted: readonly string[], requested: string | undefined, hierarchy?: ScopeHierarchy): string[] {
   if (requested === undefined || requested.trim() === '') return [...granted]
   const asked = [...new Set(requested.split(' ').filter((s) => s !== ''))]
-  const refused = asked.filter((permission) => !grants(granted, permission))
+  const refused = asked.filter((permission) => !grants(granted, permission, hierarchy))
   if (refused.length > 0) throw new OAuthError('invalid_scope', `scope not granted to this client: ${refused.join(' ')}`)
   return asked
 }
@@ -74,6 +76,11 @@ export class TokenService {
   constructor (options: TokenServiceOptions) {
     this.#options = options
     this.#now = options.now ?? Date.now
+  }
+
+  /** The scopes a client holding `granted` gets when it asks for `requested` (all of them when it names none). */
+  narrow (granted: readonly string[], requested: string | undefined): string[] {
+    return narrowScope(granted, requested, this.#options.scopeHierarchy)
   }
 
   /** A new pair, starting a new family (client credentials grant). */
@@ -101,7 +108,7 @@ export class TokenService {
       throw invalid
     }
     if (remaining <= 0 || await store.anyExists([keys.revokedFamily(record.family)])) throw invalid
-    return await this.#pair(clientId, narrowScope(record.permissions, scope), record.family)
+    return await this.#pair(clientId, this.narrow(record.permissions, scope), record.family)
   }
 
   async #reuseDetected (record: RefreshRecord): Promise<void> {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { addCall, callTool, connect, post, postModern } from '../helpers/client.js'
 import { jwtFor, jwtSection } from '../helpers/credentials.js'
+import { basic, issuingConfig, oauthPost, REPORTING } from '../helpers/issuing.js'
 import { listen, testConfig } from '../helpers/server.js'
 import { parseChallenge } from '../helpers/www-authenticate.js'
 
@@ -87,4 +88,16 @@ t.test('a per-tool limit counts the tool the body calls, whatever the Mcp-Name h
   const disguised = await postModern(server.url, 'tools/call', { name: 'power', arguments: { a: 2, b: 2 } }, { ...headers, 'mcp-name': 'add' })
   t.equal(disguised.status, 429, 'naming a cheap tool in the header does not get around the limit')
   t.equal((await postModern(server.url, 'tools/call', { name: 'add', arguments: { a: 2, b: 2 } }, headers)).status, 200, 'other tools are not limited')
+})
+
+t.test('the token endpoint follows the hierarchy: a client with a broad scope may ask for a narrower one', async (t) => {
+  const base = issuingConfig()
+  const server = await listen({ ...base, mcp: { ...base.mcp, scopeHierarchy: { 'calculator:add': ['calculator:add-small'] } } })
+  t.teardown(server.close)
+  const granted = await oauthPost(server.url, '/oauth/token', { grant_type: 'client_credentials', scope: 'calculator:add-small' }, { authorization: basic(REPORTING) })
+  t.equal(granted.status, 200, 'calculator:add implies calculator:add-small')
+  t.equal(granted.body.scope, 'calculator:add-small')
+  const refused = await oauthPost(server.url, '/oauth/token', { grant_type: 'client_credentials', scope: 'calculator:divide' }, { authorization: basic(REPORTING) })
+  t.equal(refused.status, 400, 'a scope the client holds in no way is still invalid_scope')
+  t.equal(refused.body.error, 'invalid_scope')
 })
