@@ -49,6 +49,14 @@ export class ServerPool {
     return this.#endpoint(principal, 'modern')
   }
 
+  /**
+   * Ends every `subscriptions/listen` stream gracefully (each gets its completion result): they
+   * would otherwise hold their connections open through a shutdown.
+   */
+  endStreams (): void {
+    for (const slot of this.#slots.values()) slot.modern?.ready?.listen.close()
+  }
+
   async close (): Promise<void> {
     const slots = [...this.#slots.values()]
     this.#slots.clear()

@@ -118,6 +118,8 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
     audit: options.audit ?? requestLogAudit()
   }
   const pool = new ServerPool(options.createServer, { maxServers: options.maxServers, fastToolCalls: options.fastToolCalls })
+  // preClose: open listen streams end before the server waits for its connections to close.
+  fastify.addHook('preClose', async () => { pool.endStreams() })
   fastify.addHook('onClose', async () => await pool.close())
   const legacyTransport = options.sessions === 'stateless'
     ? (_request: FastifyRequest, _reply: FastifyReply, principal: Principal) => transportOf(pool.legacyFor(principal))

@@ -88,3 +88,22 @@ t.test('subscriptions/listen: acknowledged first, then the list changes it asked
   tools.close()
   prompts.close()
 })
+
+t.test('a listen stream ends gracefully when the server shuts down, so the shutdown does not wait on it', async (t) => {
+  const app = Fastify({ logger: false })
+  await app.register(async (scope) => {
+    await scope.register(apiKeyAuth, { keys: [{ id: 'k', key: KEY, permissions: ['*'] }] })
+    await scope.register(mcpRoutes, { createServer: createConformanceServer })
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const url = new URL(`http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/mcp`)
+  const response = await postModern(url, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, withKey, 'sub-1')
+  const body = response.text()
+  await app.close()
+  const events = (await body).split('\n\n').filter((event) => event !== '' && !event.startsWith(':')).map((event) => JSON.parse(event.replace(/^event: message\ndata: /, '')) as Record<string, unknown>)
+  t.match(events, [
+    { method: 'notifications/subscriptions/acknowledged' },
+    { id: 'sub-1', result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID_META_KEY]: 'sub-1' } } }
+  ], 'acknowledged, then the completion result that says the end was graceful')
+})
