@@ -1,15 +1,16 @@
-// Any MCP server, not just the calculator: createServer builds it (once per principal in
-// stateless mode, once per session in stateful mode); tools see the principal in extra.authInfo.
+// Any MCP server, not just the calculator: createServer builds it (once per principal and protocol
+// era; in stateful mode, once per session for 2025-era clients); tools see the principal in
+// ctx.http.authInfo. Listing DUAL_ERA_PROTOCOL_VERSIONS lets 2026-07-28 clients in too.
 import Fastify from 'fastify'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
 import { z } from 'zod'
-import { jwtAuth, mcpRoutes } from 'fastify-mcp-auth'
+import { DUAL_ERA_PROTOCOL_VERSIONS, jwtAuth, mcpRoutes } from 'fastify-mcp-auth'
 
 function createNotesServer (): McpServer {
   const notes: string[] = []
-  const server = new McpServer({ name: 'notes', version: '1.0.0' })
-  server.registerTool('add-note', { description: 'Keeps a note', inputSchema: { text: z.string().max(500) } }, async ({ text }, extra) => {
-    notes.push(`${extra.authInfo?.clientId ?? 'someone'}: ${text}`)
+  const server = new McpServer({ name: 'notes', version: '1.0.0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
+  server.registerTool('add-note', { description: 'Keeps a note', inputSchema: z.object({ text: z.string().max(500) }) }, async ({ text }, ctx) => {
+    notes.push(`${ctx.http?.authInfo?.clientId ?? 'someone'}: ${text}`)
     return { content: [{ type: 'text', text: `${notes.length} notes` }] }
   })
   return server

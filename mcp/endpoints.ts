@@ -1,6 +1,6 @@
 import {
   CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
-  type AuthInfo, type Implementation, type JSONRPCRequest, type McpServer, type ServerCapabilities
+  type AuthInfo, type Implementation, type JSONRPCRequest, type JSONRPCResponse, type McpServer, type RegisteredTool, type ServerCapabilities
 } from '@modelcontextprotocol/server'
 import { DirectToolCalls } from './fast-tool-call.js'
 import { LegacyTransport } from './legacy-transport.js'
@@ -23,9 +23,43 @@ export async function connectLegacy (
   const transport = new LegacyTransport(options)
   await mounted.server.connect(transport)
   if (options.fastToolCalls && mounted.directTools !== undefined) {
-    transport.setFastPath(new DirectToolCalls({ tools: mounted.directTools, era: 'legacy' }))
+    const listed = await listedTools(async (request) => (await transport.dispatch([request], {}))[0])
+    transport.setFastPath(new DirectToolCalls({ tools: stillListed(mounted.directTools, listed), era: 'legacy' }))
   }
   return { server: mounted.server, transport }
+}
+
+interface ListedTool {
+  name: string
+  inputSchema?: unknown
+}
+
+/** The server's tools, as a client would list them (every page); none when it cannot list. */
+async function listedTools (send: (request: JSONRPCRequest) => Promise<JSONRPCResponse | undefined>, envelope?: Record<string, unknown>): Promise<ListedTool[]> {
+  const tools: ListedTool[] = []
+  let cursor: string | undefined
+  do {
+    const params = { ...(cursor === undefined ? {} : { cursor }), ...(envelope === undefined ? {} : { _meta: envelope }) }
+    const response = await send({ jsonrpc: '2.0', id: 0, method: 'tools/list', params })
+    if (response === undefined || !('result' in response)) return tools
+    const page = response.result as { tools?: unknown[], nextCursor?: unknown }
+    for (const tool of page.tools ?? []) {
+      const name = (tool as { name?: unknown }).name
+      if (typeof name === 'string') tools.push({ name, inputSchema: (tool as { inputSchema?: unknown }).inputSchema })
+    }
+    cursor = typeof page.nextCursor === 'string' ? page.nextCursor : undefined
+  } while (cursor !== undefined)
+  return tools
+}
+
+/**
+ * The direct tools the server still lists under the names they were handed over with: one
+ * removed or renamed before the server was returned is left to the SDK's own table. (Changes
+ * after it connected are caught by the transports, on the server's list-change notification.)
+ */
+function stillListed (tools: ReadonlyMap<string, RegisteredTool>, listed: readonly ListedTool[]): ReadonlyMap<string, RegisteredTool> {
+  const names = new Set(listed.map((tool) => tool.name))
+  return new Map([...tools].filter(([name]) => names.has(name)))
 }
 
 const NO_RULES: readonly ParamHeaderRule[] = Object.freeze([])
@@ -33,8 +67,8 @@ const NO_RULES: readonly ParamHeaderRule[] = Object.freeze([])
 /** The `_meta` envelope of requests this project sends to its own servers. */
 const OWN_ENVELOPE = { [PROTOCOL_VERSION_META_KEY]: MODERN_PROTOCOL_VERSION, [CLIENT_CAPABILITIES_META_KEY]: {} }
 
-function ownRequest (method: string, params: Record<string, unknown> = {}): JSONRPCRequest {
-  return { jsonrpc: '2.0', id: 0, method, params: { ...params, _meta: OWN_ENVELOPE } }
+function ownRequest (method: string): JSONRPCRequest {
+  return { jsonrpc: '2.0', id: 0, method, params: { _meta: OWN_ENVELOPE } }
 }
 
 /**
@@ -49,7 +83,7 @@ export class ModernEndpoint {
   readonly listen = new ListenStreams()
   readonly #authInfo: AuthInfo | undefined
   #capabilities: ServerCapabilities = {}
-  #paramRules: Promise<Map<string, ParamHeaderRule[]>> | undefined
+  #paramRules: Promise<{ rules: Map<string, ParamHeaderRule[]>, listed: ListedTool[] }> | undefined
   /** The rules once loaded, so that most calls need no await. */
   #loadedRules: Map<string, ParamHeaderRule[]> | undefined
 
@@ -77,7 +111,9 @@ export class ModernEndpoint {
     })
     const serverInfo = await endpoint.#discover()
     if (options.fastToolCalls && mounted.directTools !== undefined) {
-      transport.setFastPath(new DirectToolCalls({ tools: mounted.directTools, era: 'modern', serverInfo }))
+      const rules = endpoint.#paramRules = endpoint.#loadParamRules()
+      endpoint.#loadedRules = (await rules).rules
+      transport.setFastPath(new DirectToolCalls({ tools: stillListed(mounted.directTools, (await rules).listed), era: 'modern', serverInfo }))
     }
     return endpoint
   }
@@ -90,7 +126,7 @@ export class ModernEndpoint {
   paramRulesFor (tool: string): readonly ParamHeaderRule[] | Promise<readonly ParamHeaderRule[]> {
     if (this.#loadedRules !== undefined) return this.#loadedRules.get(tool) ?? NO_RULES
     const loading = this.#paramRules ??= this.#loadParamRules()
-    return loading.then((rules) => {
+    return loading.then(({ rules }) => {
       if (this.#paramRules === loading) this.#loadedRules = rules
       return rules.get(tool) ?? NO_RULES
     })
@@ -109,21 +145,15 @@ export class ModernEndpoint {
     return result._meta?.[SERVER_INFO_META_KEY] as Implementation | undefined
   }
 
-  async #loadParamRules (): Promise<Map<string, ParamHeaderRule[]>> {
+  async #loadParamRules (): Promise<{ rules: Map<string, ParamHeaderRule[]>, listed: ListedTool[] }> {
     const rules = new Map<string, ParamHeaderRule[]>()
-    if (this.#capabilities.tools === undefined) return rules
-    let cursor: string | undefined
-    do {
-      const { response } = await this.transport.dispatch(ownRequest('tools/list', cursor === undefined ? {} : { cursor }), this.#extra())
-      if (!('result' in response)) return rules
-      const page = response.result as { tools?: Array<{ name?: unknown, inputSchema?: unknown }>, nextCursor?: unknown }
-      for (const tool of page.tools ?? []) {
-        const found = paramHeaderRules(tool.inputSchema)
-        if (typeof tool.name === 'string' && found.length > 0) rules.set(tool.name, found)
-      }
-      cursor = typeof page.nextCursor === 'string' ? page.nextCursor : undefined
-    } while (cursor !== undefined)
-    return rules
+    if (this.#capabilities.tools === undefined) return { rules, listed: [] }
+    const listed = await listedTools(async (request) => (await this.transport.dispatch(request, this.#extra())).response, OWN_ENVELOPE)
+    for (const tool of listed) {
+      const found = paramHeaderRules(tool.inputSchema)
+      if (found.length > 0) rules.set(tool.name, found)
+    }
+    return { rules, listed }
   }
 
   #extra (): { authInfo?: AuthInfo } {

@@ -1,6 +1,6 @@
 import { CallToolResultSchema } from '@modelcontextprotocol/core'
 import {
-  CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
+  CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY, ProtocolError, ProtocolErrorCode, SERVER_INFO_META_KEY,
   type CallToolResult, type Implementation, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type RegisteredTool
 } from '@modelcontextprotocol/server'
 import { JsonRpcCode } from './jsonrpc-error.js'
@@ -23,6 +23,10 @@ function describe (issues: Issues): string {
     return `${issue.path.map((part) => String(typeof part === 'object' ? part.key : part)).join('.')}: ${issue.message}`
   }).join(', ')
 }
+
+const URL_ELICITATION_MODERN = 'URL elicitation cannot be signalled by throwing UrlElicitationRequiredError on protocol revision 2026-07-28: ' +
+  'return inputRequired({ inputRequests: { …: inputRequired.elicitUrl(...) } }) from the handler instead. ' +
+  'The urlElicitationRequired error (-32042) of earlier revisions is not available on this revision.'
 
 const NO_STATE = (): undefined => undefined
 /** What a direct tool gets in place of the messaging functions it promised not to use. */
@@ -90,6 +94,11 @@ export class DirectToolCalls implements ToolCallFastPath {
       const handler = tool.handler as (args: unknown, ctx: unknown) => unknown
       result = this.#checkOutput(tool, name, await handler(args, this.#context(id, extra, signal)) as CallToolResult)
     } catch (error) {
+      // The SDK answers this one with a protocol error rather than a tool error; in 2026-07-28,
+      // where -32042 no longer exists, as an internal error that says what to do instead.
+      if (error instanceof ProtocolError && error.code === ProtocolErrorCode.UrlElicitationRequired) {
+        return { jsonrpc: '2.0', id, error: this.#era === 'legacy' ? { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } : { code: JsonRpcCode.InternalError, message: URL_ELICITATION_MODERN } }
+      }
       result = toolError(error instanceof Error ? error.message : String(error))
     }
     const checked = CallToolResultSchema.safeParse(result)

@@ -9,6 +9,7 @@ export const JsonRpcCode = {
   InvalidRequest: -32600,
   MethodNotFound: -32601,
   InvalidParams: -32602,
+  InternalError: -32603,
   /** HTTP-level refusals: a forbidden Host or Origin, a method not allowed, a full server. */
   ServerError: -32000,
   SessionNotFound: -32001,

@@ -88,6 +88,9 @@ export class LegacyTransport implements Transport {
       this.#requests.settle(message)
       return
     }
+    // Direct calls rely on the registrations the server handed over; once its tools change
+    // (removed, renamed, replaced), every call goes through the SDK's own tool table.
+    if (message.method === 'notifications/tools/list_changed') this.#fastPath = undefined
     const routed = this.#requests.route(message, options?.relatedRequestId)
     if (routed === 'delivered') return
     if (routed === 'unrelated' && this.#sink?.(message) === true) return

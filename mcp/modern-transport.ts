@@ -115,6 +115,9 @@ export class ModernTransport extends PerRequestHTTPServerTransport {
       this.#requests.settle(message)
       return
     }
+    // Direct calls rely on the registrations the server handed over; once its tools change
+    // (removed, renamed, replaced), every call goes through the SDK's own tool table.
+    if (message.method === 'notifications/tools/list_changed') this.#fastPath = undefined
     const routed = this.#requests.route(message, options?.relatedRequestId)
     // Server→client requests do not exist in this era (input travels as input_required results).
     if (routed === 'unrelated' && !isRequest(message)) this.#unrelated?.(message)

@@ -110,6 +110,17 @@ export class SessionStore {
     }
   }
 
+  /**
+   * Ends every GET stream (they would hold their connections open through a shutdown) and stops
+   * new streams; sessions and their requests in flight go on until `close()`.
+   */
+  endStreams (): void {
+    for (const session of this.#sessions.values()) {
+      session.stream?.end()
+      session.stream = undefined
+    }
+  }
+
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
     for (const id of [...this.#sessions.keys()]) await this.delete(id)

@@ -173,8 +173,10 @@ type LegacyRoute = (request: FastifyRequest, reply: FastifyReply, principal: Pri
 /** Stateful 2025 sessions: their GET stream and DELETE routes, and how a POST finds its session. */
 function statefulSessions (fastify: FastifyInstance, options: ParsedOptions): LegacyRoute {
   const store = options.sessionStore ?? sessionStoreFor(options)
-  // preClose: open GET streams must end before the server waits for its connections to close.
-  fastify.addHook('preClose', async () => await store.close())
+  // preClose: open GET streams must end before the server waits for its connections to close;
+  // requests in flight finish, and the sessions end after them.
+  fastify.addHook('preClose', async () => { store.endStreams() })
+  fastify.addHook('onClose', async () => await store.close())
 
   /** The caller's session, or undefined after a 400/404 reply has been sent. */
   function sessionOf (request: FastifyRequest, reply: FastifyReply, principal: Principal): Session | undefined {

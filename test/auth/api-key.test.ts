@@ -1,8 +1,9 @@
 import t from 'tap'
 import { request as httpRequest } from 'node:http'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
 import { sha256 } from '../../plugins/auth/compare.js'
 import { registerCalculatorTools } from '../../mcp/calculator.js'
+import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'
 import { countingCalculator } from '../helpers/counting-server.js'
 import { listen, testConfig } from '../helpers/server.js'
@@ -25,12 +26,12 @@ function apiKeyConfig (sessions: 'stateless' | 'stateful', previousPermissions =
   }, { CALCULATOR_API_KEY: PRIMARY })
 }
 
-/** The calculator plus a tool that reports what reached it as `extra.authInfo`. */
+/** The calculator plus a tool that reports what reached it as `ctx.http.authInfo`. */
 function calculatorWithAuthEcho () {
-  const server = new McpServer({ name: 'echo', version: '0' })
+  const server = new McpServer({ name: 'echo', version: '0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
   registerCalculatorTools(server)
-  server.registerTool('auth-echo', { description: 'reports extra.authInfo' }, async (extra) => ({
-    content: [{ type: 'text', text: JSON.stringify(extra.authInfo) }]
+  server.registerTool('auth-echo', { description: 'reports ctx.http.authInfo' }, async (ctx) => ({
+    content: [{ type: 'text', text: JSON.stringify(ctx.http?.authInfo) }]
   }))
   return server
 }
@@ -41,10 +42,10 @@ for (const sessions of ['stateless', 'stateful'] as const) {
     t.teardown(server.close)
 
     for (const [id, key] of [['primary', PRIMARY], ['previous', PREVIOUS]] as const) {
-      const { client, transport, close } = await connect(server.url, { 'x-api-key': key })
+      const { client, sessionId, close } = await connect(server.url, { 'x-api-key': key })
       t.teardown(close)
-      if (sessions === 'stateful') t.match(transport.sessionId, /^[0-9a-f-]{36}$/, `${id}: a session id was issued`)
-      else t.equal(transport.sessionId, undefined, `${id}: no session in stateless mode`)
+      if (sessions === 'stateful') t.match(sessionId(), /^[0-9a-f-]{36}$/, `${id}: a session id was issued`)
+      else t.equal(sessionId(), undefined, `${id}: no session in stateless mode`)
 
       const { tools } = await client.listTools()
       t.same(tools.map((tool) => tool.name).sort(), ['add', 'divide', 'modulo', 'multiply', 'power', 'sqrt', 'subtract', 'whoami'], `${id}: 8 tools`)
@@ -76,23 +77,26 @@ for (const sessions of ['stateless', 'stateful'] as const) {
       }
       const invalid = await callTool(client, 'add', { a: 'five', b: 3 })
       t.equal(invalid.isError, true)
-      t.match(textOf(invalid), /-32602/)
+      // The SDK's invalid-params error; v2 no longer prefixes it with "MCP error -32602:".
+      t.match(textOf(invalid), /^Input validation error: Invalid arguments for tool add/)
     }
   })
 }
 
-t.test('the principal reaches tools as extra.authInfo, id = key id, no credential', async (t) => {
+t.test('the principal reaches tools as ctx.http.authInfo, id = key id, no credential', async (t) => {
   const server = await listen(apiKeyConfig('stateless', ['calculator:add', 'calculator:auth-echo']), { mcp: { createServer: calculatorWithAuthEcho } })
   t.teardown(server.close)
-  const { client, close } = await connect(server.url, { 'x-api-key': PREVIOUS })
-  t.teardown(close)
-  const echoed = JSON.parse(textOf(await callTool(client, 'auth-echo', {}))) as Record<string, unknown>
-  t.same(echoed, {
-    token: '',
-    clientId: 'previous',
-    scopes: ['calculator:add', 'calculator:auth-echo'],
-    extra: { principal: { id: 'previous', strategy: 'api-key', permissions: ['calculator:add', 'calculator:auth-echo'] } }
-  })
+  for (const generation of ['legacy', 'modern'] as const) {
+    const { client, close } = await connect(server.url, { 'x-api-key': PREVIOUS }, generation)
+    t.teardown(close)
+    const echoed = JSON.parse(textOf(await callTool(client, 'auth-echo', {}))) as Record<string, unknown>
+    t.same(echoed, {
+      token: '',
+      clientId: 'previous',
+      scopes: ['calculator:add', 'calculator:auth-echo'],
+      extra: { principal: { id: 'previous', strategy: 'api-key', permissions: ['calculator:add', 'calculator:auth-echo'] } }
+    }, `${generation} client`)
+  }
 })
 
 t.test('refused with 401, a challenge and the common JSON body; no tool runs', async (t) => {

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
+import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
 import * as passwordHashModule from '../../plugins/auth/password-hash.js'
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../plugins/auth/password-hash.js'
 import { KdfLimiter } from '../../plugins/auth/kdf-limiter.js'
@@ -20,15 +21,17 @@ const users = [
 
 t.test('UTF-8 user names and passwords (RFC 7617) reach the calculator; the principal is the user', async (t) => {
   const createServer = () => {
-    const server = new McpServer({ name: 'echo', version: '0' })
-    server.registerTool('who', { description: 'principal id' }, async (extra) => ({ content: [{ type: 'text', text: extra.authInfo?.clientId ?? '' }] }))
+    const server = new McpServer({ name: 'echo', version: '0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
+    server.registerTool('who', { description: 'principal id' }, async (ctx) => ({ content: [{ type: 'text', text: ctx.http?.authInfo?.clientId ?? '' }] }))
     return server
   }
   const server = await listen(testConfig({ auth: { strategy: 'basic', basic: { realm: 'calculator', users } } }), { mcp: { createServer } })
   t.teardown(server.close)
-  const { client, close } = await connect(server.url, { authorization: basicHeader(BASIC_USER, BASIC_PASSWORD) })
-  t.teardown(close)
-  t.equal(textOf(await callTool(client, 'who', {})), BASIC_USER)
+  for (const generation of ['legacy', 'modern'] as const) {
+    const { client, close } = await connect(server.url, { authorization: basicHeader(BASIC_USER, BASIC_PASSWORD) }, generation)
+    t.teardown(close)
+    t.equal(textOf(await callTool(client, 'who', {})), BASIC_USER, `${generation} client`)
+  }
 })
 
 t.test('hostile and malformed headers: 401 with the Basic challenge, never 500', async (t) => {

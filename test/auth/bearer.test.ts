@@ -1,5 +1,6 @@
 import t from 'tap'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
+import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
 import { sha256 } from '../../plugins/auth/compare.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'
 import { countingCalculator } from '../helpers/counting-server.js'
@@ -22,16 +23,18 @@ const config = () => testConfig({
 
 t.test('both live tokens work; the principal is the token id', async (t) => {
   const createServer = () => {
-    const server = new McpServer({ name: 'echo', version: '0' })
-    server.registerTool('who', { description: 'principal id' }, async (extra) => ({ content: [{ type: 'text', text: extra.authInfo?.clientId ?? '' }] }))
+    const server = new McpServer({ name: 'echo', version: '0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
+    server.registerTool('who', { description: 'principal id' }, async (ctx) => ({ content: [{ type: 'text', text: ctx.http?.authInfo?.clientId ?? '' }] }))
     return server
   }
   const server = await listen(config(), { mcp: { createServer } })
   t.teardown(server.close)
-  for (const [id, token] of [['ci-bot', CI], ['reporting', REPORTING]]) {
-    const { client, close } = await connect(server.url, { authorization: `Bearer ${token}` })
-    t.equal(textOf(await callTool(client, 'who', {})), id)
-    await close()
+  for (const generation of ['legacy', 'modern'] as const) {
+    for (const [id, token] of [['ci-bot', CI], ['reporting', REPORTING]]) {
+      const { client, close } = await connect(server.url, { authorization: `Bearer ${token}` }, generation)
+      t.equal(textOf(await callTool(client, 'who', {})), id, `${generation} client`)
+      await close()
+    }
   }
 })
 

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { generateKeyPairSync, createHmac } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
+import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'
 import { countingCalculator } from '../helpers/counting-server.js'
 import { JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, jwtFor, jwtSection } from '../helpers/credentials.js'
@@ -25,8 +26,8 @@ const rs = (payload: Record<string, unknown>, key = rsa.privateKey, kid?: string
 
 /** The calculator plus a tool that reports the principal it was called by. */
 function withWho () {
-  const server = new McpServer({ name: 'who', version: '0' })
-  server.registerTool('who', { description: 'principal' }, async (extra) => ({ content: [{ type: 'text', text: JSON.stringify(extra.authInfo?.extra?.principal) }] }))
+  const server = new McpServer({ name: 'who', version: '0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
+  server.registerTool('who', { description: 'principal' }, async (ctx) => ({ content: [{ type: 'text', text: JSON.stringify(ctx.http?.authInfo?.extra?.principal) }] }))
   return server
 }
 
@@ -34,12 +35,14 @@ t.test('a valid token: principal from sub, permissions from the claim and from s
   const server = await listen(testConfig({ auth: { strategy: 'jwt', jwt: jwtSection } }), { mcp: { createServer: withWho } })
   t.teardown(server.close)
   const token = hs(claims({ permissions: ['calculator:add', 'calculator:who'], scope: 'calculator:sqrt calculator:add' }))
-  const { client, close } = await connect(server.url, { authorization: `Bearer ${token}` })
-  t.teardown(close)
-  const principal = JSON.parse(textOf(await callTool(client, 'who', {}))) as Record<string, unknown>
-  t.same(principal.permissions, ['calculator:add', 'calculator:who', 'calculator:sqrt'], 'the claim, then scope, without duplicates')
-  t.match(principal, { id: 'alice', strategy: 'jwt', claims: { sub: 'alice', iss: JWT_ISSUER } })
-  t.type(principal.expiresAt, 'number')
+  for (const generation of ['legacy', 'modern'] as const) {
+    const { client, close } = await connect(server.url, { authorization: `Bearer ${token}` }, generation)
+    t.teardown(close)
+    const principal = JSON.parse(textOf(await callTool(client, 'who', {}))) as Record<string, unknown>
+    t.same(principal.permissions, ['calculator:add', 'calculator:who', 'calculator:sqrt'], `${generation}: the claim, then scope, without duplicates`)
+    t.match(principal, { id: 'alice', strategy: 'jwt', claims: { sub: 'alice', iss: JWT_ISSUER } })
+    t.type(principal.expiresAt, 'number')
+  }
 })
 
 t.test('hostile tokens are refused with 401 and the RFC 6750 challenge; nothing runs', async (t) => {

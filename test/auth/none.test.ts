@@ -5,9 +5,11 @@ import { listen, testConfig } from '../helpers/server.js'
 t.test('strategy none on loopback: anonymous principal, a warning at start', async (t) => {
   const server = await listen(testConfig({ auth: { strategy: 'none' } }))
   t.teardown(server.close)
-  const { client, close } = await connect(server.url)
-  t.teardown(close)
-  t.same((await callTool(client, 'add', { a: 5, b: 3 })).structuredContent, { result: 8 })
+  for (const generation of ['legacy', 'modern'] as const) {
+    const { client, close } = await connect(server.url, {}, generation)
+    t.teardown(close)
+    t.same((await callTool(client, 'add', { a: 5, b: 3 })).structuredContent, { result: 8 }, `${generation} client`)
+  }
   const warning = server.logs.records().find((r) => r.level === 40)
   t.match(warning, { msg: /authentication is OFF/ })
 })

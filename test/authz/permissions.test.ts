@@ -72,6 +72,15 @@ for (const strategy of strategies) {
     t.match(String(error), /Permission denied: calculator:divide/)
     if (!strategy.bearerFamily) t.equal((error as McpError).code, -32003)
     t.match(server.logs.records().find((r) => r.reason === 'insufficient_permission'), { event: 'auth', outcome: 'failure', strategy: strategy.name })
+
+    // The same principal through a 2026-07-28 client: the same list, the same refusal.
+    const modern = await connect(server.url, headers, 'modern')
+    t.teardown(modern.close)
+    t.same((await modern.client.listTools()).tools.map((tool) => tool.name), ['add'], 'modern: tools/list holds only add')
+    t.same((await callTool(modern.client, 'add', { a: 2, b: 2 })).structuredContent, { result: 4 }, 'modern: add runs')
+    const modernError = await callTool(modern.client, 'divide', { a: 1, b: 1 }).then(() => undefined, (e: unknown) => e)
+    if (strategy.bearerFamily) t.match(modernError, { requiredScope: 'calculator:divide' }, 'modern: the 403 surfaces as the scope to step up to')
+    else t.match(modernError, { code: -32003, message: /Permission denied: calculator:divide/ }, 'modern: the JSON-RPC permission error')
   })
 
   t.test(`${strategy.name}: whoami, granted by *`, async (t) => {

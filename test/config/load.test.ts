@@ -28,7 +28,7 @@ t.test('defaults fill everything but the auth section', async (t) => {
   t.same(config.rateLimit, { timeWindow: 60000, tools: {}, failedAuth: { max: 10, timeWindow: 60000 } }, 'failed-auth throttling on by default, no per-principal limit')
   t.same(config.metrics.enabled, false, "metrics off by default")
   t.same(config.audit, { enabled: true, includeArguments: false }, "audit on by default")
-  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, maxBatchSize: 100, toolPermissions: {}, fastToolCalls: true })
+  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, maxBatchSize: 100, toolPermissions: {}, scopeHierarchy: {}, fastToolCalls: true })
   t.equal(config.auth.apiKey?.header, 'x-api-key')
   t.equal(config.auth.apiKey?.keys[0]?.key, KEY)
 })

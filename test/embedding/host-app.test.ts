@@ -1,8 +1,8 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
 import { z } from 'zod'
-import { apiKeyAuth, bearerAuth, mcpRoutes, type CreateMcpServer } from '../../index.js'
+import { apiKeyAuth, bearerAuth, DUAL_ERA_PROTOCOL_VERSIONS, mcpRoutes, type CreateMcpServer } from '../../index.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'
 
 const KEY = 'host-app-key-0123456789abcdefghijkl'
@@ -10,13 +10,13 @@ const TOKEN = 'host-app-token-0123456789abcdefghij'
 
 /** A second, different MCP server: not the calculator. */
 const createGreeter: CreateMcpServer = ({ principal }) => {
-  const server = new McpServer({ name: 'greeter', version: '1.0.0' })
+  const server = new McpServer({ name: 'greeter', version: '1.0.0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
   server.registerTool('greet', {
     description: 'Greets someone',
-    inputSchema: { name: z.string() },
-    outputSchema: { greeting: z.string() }
-  }, async ({ name }, extra) => {
-    const greeting = `Hello ${name}, from ${extra.authInfo?.clientId ?? '?'} (server built for ${principal.id})`
+    inputSchema: z.object({ name: z.string() }),
+    outputSchema: z.object({ greeting: z.string() })
+  }, async ({ name }, ctx) => {
+    const greeting = `Hello ${name}, from ${ctx.http?.authInfo?.clientId ?? '?'} (server built for ${principal.id})`
     return { content: [{ type: 'text', text: greeting }], structuredContent: { greeting } }
   })
   return server
@@ -60,10 +60,12 @@ t.test('a host app with its own routes and two MCP mounts behind different strat
   const greeter = new URL(`${base}/greeter/mcp`)
   t.equal((await post(greeter, addCall, { 'x-api-key': KEY })).status, 401, 'the API key does not open the other mount')
   t.match((await post(greeter, addCall)).headers.get('www-authenticate'), /^Bearer realm="mcp"$/)
-  const second = await connect(greeter, { authorization: `Bearer ${TOKEN}` })
-  t.teardown(second.close)
-  t.same((await second.client.listTools()).tools.map((tool) => tool.name), ['greet'], 'a different MCP server entirely')
-  const greeting = await callTool(second.client, 'greet', { name: 'Ada' })
-  t.equal(textOf(greeting), 'Hello Ada, from greeter-bot (server built for greeter-bot)')
+  for (const generation of ['legacy', 'modern'] as const) {
+    const second = await connect(greeter, { authorization: `Bearer ${TOKEN}` }, generation)
+    t.teardown(second.close)
+    t.same((await second.client.listTools()).tools.map((tool) => tool.name), ['greet'], `${generation}: a different MCP server entirely`)
+    const greeting = await callTool(second.client, 'greet', { name: 'Ada' })
+    t.equal(textOf(greeting), 'Hello Ada, from greeter-bot (server built for greeter-bot)', `${generation}: the greeter answers`)
+  }
   t.equal((await post(calculator, addCall, { authorization: `Bearer ${TOKEN}` })).status, 401, 'and the token does not open the calculator')
 })

@@ -24,21 +24,21 @@ t.test('the packed tarball installs in a scratch project and serves a custom MCP
     dependencies: {
       'fastify-mcp-auth': `file:${join(dir, 'pack', tarball)}`,
       fastify: versions.fastify,
-      '@modelcontextprotocol/sdk': versions['@modelcontextprotocol/sdk'],
+      '@modelcontextprotocol/server': versions['@modelcontextprotocol/server'],
       zod: versions.zod
     }
   }))
   writeFileSync(join(scratch, 'server.mjs'), `
 import Fastify from 'fastify'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
 import { z } from 'zod'
-import { jwtAuth, mcpRoutes, createTokenSigner } from 'fastify-mcp-auth'
+import { DUAL_ERA_PROTOCOL_VERSIONS, jwtAuth, mcpRoutes, createTokenSigner } from 'fastify-mcp-auth'
 
 const jwt = { secret: 'scratch-secret-0123456789abcdefghijklmnop', issuer: 'https://scratch.test' }
 const createServer = () => {
-  const server = new McpServer({ name: 'echo', version: '1.0.0' })
-  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }, extra) =>
-    ({ content: [{ type: 'text', text: text + ' / ' + extra.authInfo.clientId }] }))
+  const server = new McpServer({ name: 'echo', version: '1.0.0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
+  server.registerTool('echo', { inputSchema: z.object({ text: z.string() }) }, async ({ text }, ctx) =>
+    ({ content: [{ type: 'text', text: text + ' / ' + ctx.http.authInfo.clientId }] }))
   return server
 }
 const app = Fastify()
@@ -49,11 +49,17 @@ await app.register(async (scope) => {
 await app.listen({ host: '127.0.0.1', port: 0 })
 const url = 'http://127.0.0.1:' + app.server.address().port + '/mcp'
 const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } }
-const post = (headers) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(call) })
+const post = (headers, body = call) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
 const token = createTokenSigner(jwt)({ sub: 'scratch-user', permissions: ['echo:*'], ttl: 60000 }).token
 const without = await post({})
 const withToken = await post({ authorization: 'Bearer ' + token })
-console.log(JSON.stringify({ without: without.status, withToken: withToken.status, body: await withToken.json() }))
+// The same call from a 2026-07-28 client: the _meta envelope, and the headers that mirror it.
+const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'scratch', version: '0' }, 'io.modelcontextprotocol/clientCapabilities': {} }
+const modern = await post(
+  { authorization: 'Bearer ' + token, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', accept: 'application/json, text/event-stream' },
+  { ...call, params: { ...call.params, _meta: envelope } }
+)
+console.log(JSON.stringify({ without: without.status, withToken: withToken.status, body: await withToken.json(), modern: modern.status, modernBody: await modern.json() }))
 await app.close()
 `)
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: scratch, maxBuffer: 16 * 1024 * 1024 })
@@ -61,7 +67,9 @@ await app.close()
   t.match(JSON.parse(stdout), {
     without: 401,
     withToken: 200,
-    body: { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'hi / scratch-user' }] } }
+    body: { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'hi / scratch-user' }] } },
+    modern: 200,
+    modernBody: { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'hi / scratch-user' }], resultType: 'complete' } }
   })
   const help = await run(join(scratch, 'node_modules', '.bin', 'fastify-mcp-auth'), ['help'], { cwd: scratch })
   t.match(help.stdout, /Usage: fastify-mcp-auth <command>/, 'the bin works from the installed package')

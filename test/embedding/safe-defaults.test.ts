@@ -46,7 +46,7 @@ for (const strategy of ['none', 'api-key'] as const) {
   t.test(`${strategy} + mcpRoutes on 127.0.0.1 with default options: a foreign Host or Origin is refused`, async (t) => {
     const { app, port } = await embedded('127.0.0.1', {}, strategy)
     t.teardown(() => app.close())
-    const credential = strategy === 'none' ? {} : { 'x-api-key': KEY }
+    const credential: Record<string, string> = strategy === 'none' ? {} : { 'x-api-key': KEY }
     t.equal(await rawPost(port, { ...credential, host: 'evil.example.com' }), 403, 'DNS rebinding: the tool does not run')
     t.equal(await rawPost(port, { ...credential, host: `evil.example.com:${port}` }), 403, 'with the right port too')
     t.equal(await rawPost(port, { ...credential, host: `127.0.0.1:${port}`, origin: 'http://evil.example.com' }), 403, 'a foreign web page')

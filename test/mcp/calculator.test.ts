@@ -1,12 +1,12 @@
 import t from 'tap'
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
+import { Client } from '@modelcontextprotocol/client'
+import { InMemoryTransport } from '@modelcontextprotocol/server'
 import { calculatorTools } from '../../mcp/calculator.js'
-import { createCalculatorServer } from '../../mcp/server.js'
+import { createCalculatorServer, mountedServer } from '../../mcp/server.js'
 import { callTool, textOf } from '../helpers/client.js'
 
 // The tools' arithmetic and error results, through an in-memory pair. HTTP and auth are covered in test/auth/.
-const server = createCalculatorServer({ principal: { id: 'unit', strategy: 'none', permissions: ['*'] } })
+const { server } = mountedServer(createCalculatorServer({ principal: { id: 'unit', strategy: 'none', permissions: ['*'] }, era: 'legacy' }))
 const client = new Client({ name: 'unit', version: '0' })
 const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
 await server.connect(serverSide)
@@ -25,7 +25,7 @@ t.test('lists the seven tools and whoami, each with a title, description, input 
   }
 })
 
-t.test('whoami reports the principal from extra.authInfo, never a credential', async (t) => {
+t.test('whoami reports the principal from ctx.http.authInfo, never a credential', async (t) => {
   const result = await callTool(client, 'whoami', {})
   // The in-memory pair carries no authInfo: the tool says so rather than failing.
   t.same(result.structuredContent, { id: 'anonymous', strategy: 'unknown', permissions: [] })
@@ -71,6 +71,7 @@ t.test('arguments of the wrong type get the SDK invalid-params error', async (t)
   for (const args of [{ a: '5', b: 3 }, { a: 5 }, { a: null, b: 1 }, {}]) {
     const result = await callTool(client, 'add', args)
     t.equal(result.isError, true, JSON.stringify(args))
-    t.match(textOf(result), /MCP error -32602: Input validation error/)
+    // SDK v2 words its invalid-params error without v1's "MCP error -32602: " prefix.
+    t.match(textOf(result), /^Input validation error: Invalid arguments for tool add: /)
   }
 })

@@ -7,12 +7,13 @@ const KEY = 'route-rules-key-0123456789abcdefghij'
 const auth = { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: KEY, permissions: ['*'] }] } }
 const withKey = { 'x-api-key': KEY }
 
-async function jsonRpcError (t: Test, response: Response, status: number, code: number, message: RegExp): Promise<void> {
+/** A JSON-RPC error; its id is the request's when the body was read far enough to know it, else null. */
+async function jsonRpcError (t: Test, response: Response, status: number, code: number, message: RegExp, id: string | number | null = null): Promise<void> {
   t.equal(response.status, status)
   t.match(response.headers.get('content-type'), /^application\/json/)
   const body = await response.json() as { jsonrpc: string, id: unknown, error: { code: number, message: string } }
   t.equal(body.jsonrpc, '2.0')
-  t.equal(body.id, null)
+  t.equal(body.id, id)
   t.equal(body.error.code, code)
   t.match(body.error.message, message)
 }
@@ -69,7 +70,7 @@ t.test('loopback origins are allowed by default when bound to loopback; configur
 t.test('an unsupported MCP-Protocol-Version is 400', async (t) => {
   const server = await listen(testConfig({ auth }))
   t.teardown(server.close)
-  await jsonRpcError(t, await post(server.url, addCall, { ...withKey, 'mcp-protocol-version': '1999-01-01' }), 400, -32000, /unsupported MCP-Protocol-Version/)
+  await jsonRpcError(t, await post(server.url, addCall, { ...withKey, 'mcp-protocol-version': '1999-01-01' }), 400, -32000, /unsupported MCP-Protocol-Version/, addCall.id)
   t.equal((await post(server.url, addCall, { ...withKey, 'mcp-protocol-version': '2025-06-18' })).status, 200)
 })
 
@@ -77,8 +78,8 @@ t.test('bodies that are not JSON-RPC get JSON-RPC errors', async (t) => {
   const server = await listen(testConfig({ auth }))
   t.teardown(server.close)
   await jsonRpcError(t, await post(server.url, '{"jsonrpc":', withKey), 400, -32700, /Parse error/)
-  await jsonRpcError(t, await post(server.url, { hello: 'world' }, withKey), 400, -32600, /not a JSON-RPC 2.0 message/)
-  await jsonRpcError(t, await post(server.url, [], withKey), 400, -32600, /empty batch/)
+  await jsonRpcError(t, await post(server.url, { hello: 'world' }, withKey), 400, -32600, /not a valid JSON-RPC message/)
+  await jsonRpcError(t, await post(server.url, [], withKey), 400, -32600, /empty JSON-RPC batch/)
   await jsonRpcError(t, await post(server.url, Array.from({ length: 101 }, (_, id) => ({ ...addCall, id })), withKey), 400, -32600, /at most 100/)
   const text = await fetch(server.url, { method: 'POST', headers: { ...withKey, 'content-type': 'text/plain' }, body: JSON.stringify(addCall) })
   await jsonRpcError(t, text, 415, -32000, /Content-Type must be application\/json/)

@@ -1,7 +1,12 @@
 import t from 'tap'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/server'
+import type { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js'
+import type { StreamableHTTPClientTransport as LegacyHttpTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
+import { z } from 'zod'
 import { registerCalculatorTools } from '../../mcp/calculator.js'
+import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
+import type { MountedServer } from '../../mcp/server.js'
 import { SessionStore } from '../../mcp/sessions.js'
 import { addCall, callTool, connect, post } from '../helpers/client.js'
 import { listen, testConfig } from '../helpers/server.js'
@@ -70,9 +75,11 @@ t.test('DELETE ends the session; the SDK client can terminate it too', async (t)
   t.equal(ended.status, 204)
   t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': id })).status, 404, 'ended session is gone')
 
-  const { transport, close } = await connect(server.url, { 'x-api-key': ALICE })
-  const sessionId = transport.sessionId ?? ''
-  await transport.terminateSession()
+  // Sessions are a 2025-era feature: the 1.x client's own transport ends its session.
+  const { client, sessionId: sessionIdOf, close } = await connect(server.url, { 'x-api-key': ALICE }, 'legacy')
+  const sessionId = sessionIdOf() ?? ''
+  t.match(sessionId, /^[0-9a-f-]{36}$/, 'the SDK client got a session')
+  await ((client as LegacyClient).transport as LegacyHttpTransport).terminateSession()
   await close()
   t.equal((await post(server.url, addCall, { 'x-api-key': ALICE, 'mcp-session-id': sessionId })).status, 404)
 })
@@ -106,7 +113,7 @@ t.test('the number of sessions is capped with a clear 503', async (t) => {
 
 t.test('GET opens the session stream; server notifications reach the SDK client over it', async (t) => {
   const createServer = () => {
-    const server = new McpServer({ name: 'announcer', version: '0' })
+    const server = new McpServer({ name: 'announcer', version: '0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
     registerCalculatorTools(server)
     server.registerTool('announce', { description: 'tells clients the tool list changed' }, async () => {
       server.sendToolListChanged()
@@ -128,10 +135,10 @@ t.test('GET opens the session stream; server notifications reach the SDK client 
   t.equal(second.status, 409, 'one stream per session')
   await stream.body?.cancel()
 
-  const { client, close } = await connect(server.url, { 'x-api-key': ALICE })
+  const { client, close } = await connect(server.url, { 'x-api-key': ALICE }, 'legacy')
   t.teardown(close)
   const notified = new Promise<string>((resolve) => {
-    client.setNotificationHandler(ToolListChangedNotificationSchema, (notification) => resolve(notification.method))
+    (client as LegacyClient).setNotificationHandler(ToolListChangedNotificationSchema, (notification) => resolve(notification.method))
   })
   // The SDK client opens its GET stream after initialization; wait until the server has it.
   await t.resolves(callTool(client, 'announce', {}))
@@ -167,14 +174,18 @@ t.test('stateful: notifications/cancelled reaches the call it names, on either p
   for (const fastToolCalls of [true, false]) {
     let started!: () => void
     const running = new Promise<void>((resolve) => { started = resolve })
-    const createServer = () => {
-      const server = new McpServer({ name: 'waits', version: '0' })
-      server.registerTool('wait', { inputSchema: {} }, async (_args, extra) => {
+    let sawAbort!: () => void
+    const aborted = new Promise<void>((resolve) => { sawAbort = resolve })
+    // 'wait' is a direct tool: with the fast path on, its calls skip the SDK.
+    const createServer = (): MountedServer => {
+      const server = new McpServer({ name: 'waits', version: '0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
+      const wait = server.registerTool('wait', { inputSchema: z.object({}) }, async (_args, ctx) => {
         started()
-        await new Promise((resolve) => extra.signal.addEventListener('abort', resolve))
+        await new Promise((resolve) => ctx.mcpReq.signal.addEventListener('abort', resolve))
+        sawAbort()
         return { content: [{ type: 'text', text: 'aborted' }] }
       })
-      return server
+      return { server, directTools: new Map([['wait', wait]]) }
     }
     const server = await listen(config({ fastToolCalls }), { mcp: { createServer } })
     const id = await openSession(server.url, ALICE)
@@ -184,8 +195,12 @@ t.test('stateful: notifications/cancelled reaches the call it names, on either p
     const cancel = await post(server.url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'w-1', reason: 'user' } }, headers)
     t.equal(cancel.status, 202)
     const answer = await (await call).json() as Record<string, unknown>
-    if (fastToolCalls) t.match(answer, { id: 'w-1', result: { content: [{ text: 'aborted' }] } }, 'fast path: the handler saw its signal abort')
-    else t.same(answer, { jsonrpc: '2.0', id: 'w-1', error: { code: -32800, message: 'Request cancelled' } }, 'SDK path: the call is answered as cancelled')
+    const path = fastToolCalls ? 'fast path' : 'SDK path'
+    // Both paths now answer a cancelled call alike: the handler's signal aborts, and the caller is
+    // answered as cancelled (the fast path used to hand back what the aborted handler returned).
+    await aborted
+    t.pass(`${path}: the handler saw its signal abort`)
+    t.same(answer, { jsonrpc: '2.0', id: 'w-1', error: { code: -32800, message: 'Request cancelled' } }, `${path}: the call is answered as cancelled`)
     await server.close()
   }
 })

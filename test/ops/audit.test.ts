@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { addCall, post } from '../helpers/client.js'
+import { addCall, post, postModern } from '../helpers/client.js'
 import { createSigner } from 'fast-jwt'
 import { JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, jwtFor, jwtSection } from '../helpers/credentials.js'
 import { listen, testConfig } from '../helpers/server.js'
@@ -39,6 +39,21 @@ t.test('one event per auth attempt and per tool call, with exactly these fields'
   t.equal(events.length, 10, 'and nothing else')
   t.notOk('arguments' in (events[1] ?? {}), 'no arguments unless asked for')
   t.notOk('principal' in (events[7] ?? {}), 'no principal when none is known')
+})
+
+t.test('2026-07-28 calls are audited alike, marked with their era', async (t) => {
+  const server = await listen(testConfig({ auth }))
+  t.teardown(server.close)
+  await postModern(server.url, 'tools/call', { name: 'add', arguments: { a: 1, b: 2 } }, { 'x-api-key': KEY, 'user-agent': UA })
+  await postModern(server.url, 'tools/call', { name: 'sqrt', arguments: { x: 4 } }, { 'x-api-key': KEY, 'user-agent': UA })
+  await post(server.url, call('add', { a: 1, b: 2 }), { 'x-api-key': KEY, 'user-agent': UA })
+  const tools = server.logs.records().filter((r) => r.event === 'tool')
+  t.match(tools, [
+    { tool: 'add', principal: 'auditor', strategy: 'api-key', era: 'modern', outcome: 'success', durationMs: Number, userAgent: UA },
+    { tool: 'sqrt', principal: 'auditor', outcome: 'denied', durationMs: 0 },
+    { tool: 'add', principal: 'auditor', era: 'legacy', outcome: 'success' }
+  ])
+  t.equal(tools.length, 3)
 })
 
 t.test('expired and revoked reasons; arguments when audit.includeArguments is set', async (t) => {

@@ -14,10 +14,12 @@ const secrets = new Set<string>([API_KEY, BEARER_TOKEN, BASIC_PASSWORD, JWT_SECR
 const output: string[] = []
 
 async function exercise (server: TestServer, good: Record<string, string>, bad: Array<Record<string, string>>): Promise<void> {
-  const { client, close } = await connect(server.url, good)
-  await callTool(client, 'add', { a: 1, b: 2 })
-  await callTool(client, 'divide', { a: 1, b: 0 }).catch(() => undefined) // denied: a permission failure is logged too
-  await close()
+  for (const generation of ['legacy', 'modern'] as const) {
+    const { client, close } = await connect(server.url, good, generation)
+    await callTool(client, 'add', { a: 1, b: 2 })
+    await callTool(client, 'divide', { a: 1, b: 0 }).catch(() => undefined) // denied: a permission failure is logged too
+    await close()
+  }
   for (const headers of bad) await post(server.url, addCall, headers)
   for (const value of Object.values(good)) {
     const credential = value.replace(/^(Bearer|Basic) /, '')

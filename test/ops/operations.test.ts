@@ -1,8 +1,10 @@
 import t from 'tap'
 import { connect as netConnect } from 'node:net'
 import { Redis } from 'ioredis'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { z } from 'zod'
+import { McpServer } from '@modelcontextprotocol/server'
 import { registerCalculatorTools } from '../../mcp/calculator.js'
+import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
 import { addCall, post } from '../helpers/client.js'
 import { issuingConfig, tokens } from '../helpers/issuing.js'
 import { startRedis } from '../helpers/redis.js'
@@ -68,9 +70,9 @@ t.test('graceful shutdown: in-flight requests finish, sessions and Redis connect
   const inTool = new Promise<void>((resolve) => { entered = resolve })
   const gate = new Promise<void>((resolve) => { release = resolve })
   const createServer = () => {
-    const server = new McpServer({ name: 'slow', version: '0' })
+    const server = new McpServer({ name: 'slow', version: '0' }, { supportedProtocolVersions: [...DUAL_ERA_PROTOCOL_VERSIONS] })
     registerCalculatorTools(server)
-    server.registerTool('slow', { inputSchema: {} }, async () => { entered(); await gate; return { content: [{ type: 'text', text: 'finished' }] } })
+    server.registerTool('slow', { inputSchema: z.object({}) }, async () => { entered(); await gate; return { content: [{ type: 'text', text: 'finished' }] } })
     return server
   }
   const config = issuingConfig(redis.url)

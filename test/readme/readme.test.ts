@@ -9,7 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { parseConfig } from '../../config/load.js'
 import { createTokenSigner } from '../../plugins/auth/jwt-signer.js'
 import { hashPassword } from '../../plugins/auth/password-hash.js'
-import { addCall, callTool, connect, post } from '../helpers/client.js'
+import { addCall, callTool, connect, post, postModern } from '../helpers/client.js'
 import { FAST_SCRYPT } from '../helpers/credentials.js'
 import { listen, testConfig } from '../helpers/server.js'
 
@@ -74,6 +74,8 @@ t.test('the embedding examples run and protect their routes', async (t) => {
   const noteToken = createTokenSigner({ secret, issuer: 'https://notes.example.com' })({ sub: 'ada', permissions: ['notes:*'], ttl: 60_000 }).token
   const note = await post(`${notes}/mcp`, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'add-note', arguments: { text: 'hi' } } }, { authorization: `Bearer ${noteToken}` })
   t.match(await note.json(), { result: { content: [{ text: '1 notes' }] } }, 'a custom MCP server')
+  const modernNote = await postModern(`${notes}/mcp`, 'tools/call', { name: 'add-note', arguments: { text: 'hi' } }, { authorization: `Bearer ${noteToken}` })
+  t.match(await modernNote.json(), { result: { content: [{ text: '1 notes' }] } }, 'a custom MCP server, to a 2026-07-28 client (its own server for that era)')
 })
 
 t.test('client setups: every JSON block parses, and its URL and headers open the server', async (t) => {
@@ -107,7 +109,7 @@ t.test('client setups: every JSON block parses, and its URL and headers open the
       const target = headers['x-api-key'] !== undefined ? servers.apiKey : /^Basic /.test(headers.Authorization ?? '') ? servers.basic : servers.bearer
       t.equal(url, 'http://127.0.0.1:3000/mcp', 'documented for the default address')
       const { client, close } = await connect(target.url, headers)
-      t.equal((await callTool(client, 'add', { a: 5, b: 3 })).structuredContent?.result, 8, `${JSON.stringify(headers).slice(0, 40)}…`)
+      t.equal(((await callTool(client, 'add', { a: 5, b: 3 })).structuredContent as { result?: unknown } | undefined)?.result, 8, `${JSON.stringify(headers).slice(0, 40)}…`)
       await close()
       checked++
     }

@@ -1,9 +1,10 @@
 import Fastify from 'fastify'
 import { expect, test } from 'tstyche'
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { McpServer } from '@modelcontextprotocol/server'
+import type { McpServer as LegacyMcpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import {
   apiKeyAuth, basicAuth, bearerAuth, jwtAuth, mcpRoutes, createCalculatorServer, buildApp, loadConfigFile,
-  type Principal, type ApiKeyOptions, type McpRoutesOptions, type Config, type CreateMcpServer
+  type Principal, type ApiKeyOptions, type McpRoutesOptions, type Config, type CreateMcpServer, type MountedServer, type ProtocolEra
 } from '../../index.js'
 
 test('a host app sees request.principal typed, without casts', () => {
@@ -33,12 +34,18 @@ test('strategy plugins register with their own option types', () => {
 
 test('the MCP route plugin takes any MCP server factory', () => {
   const app = Fastify()
-  const factory: CreateMcpServer = ({ principal }) => {
+  const factory: CreateMcpServer = ({ principal, era }) => {
     expect(principal).type.toBe<Principal>()
-    return createCalculatorServer({ principal })
+    expect(era).type.toBe<ProtocolEra>()
+    return createCalculatorServer({ principal, era })
   }
-  expect(factory).type.toBeAssignableTo<(context: { principal: Principal }) => McpServer>()
+  expect(factory).type.toBeAssignableTo<(context: { principal: Principal, era: 'legacy' | 'modern' }) => McpServer | MountedServer>()
   expect(app.register(mcpRoutes, { path: '/mcp', createServer: factory, sessions: 'stateful' })).type.not.toRaiseError()
+  const plain = (): McpServer => ({} as McpServer)
+  expect(app.register(mcpRoutes, { createServer: plain })).type.not.toRaiseError()
+  // A server from the 1.x SDK is not one this package can mount.
+  const legacy = (): LegacyMcpServer => ({} as LegacyMcpServer)
+  expect(app.register(mcpRoutes, { createServer: legacy })).type.toRaiseError()
   expect(app.register(mcpRoutes, { sessions: 'sometimes' })).type.toRaiseError()
   expect<McpRoutesOptions['accessCheck']>().type.toBe<((principal: Principal, tool: string, permission: string) => boolean | Promise<boolean>) | undefined>()
 })
