@@ -67,11 +67,14 @@ export class DirectToolCalls implements ToolCallFastPath {
   readonly #tools: ReadonlyMap<string, RegisteredTool>
   readonly #era: ProtocolEra
   readonly #serverInfo: Implementation | undefined
+  /** The `_meta` of a modern result without one of its own: the same for every call. */
+  readonly #serverInfoMeta: Readonly<Record<string, unknown>>
 
   constructor (options: DirectToolsOptions) {
     this.#tools = options.tools
     this.#era = options.era
     this.#serverInfo = options.serverInfo
+    this.#serverInfoMeta = Object.freeze({ [SERVER_INFO_META_KEY]: options.serverInfo })
   }
 
   tryCall (request: JSONRPCRequest, internalId: number, extra: MessageExtraInfo, signal: () => AbortSignal): Promise<JSONRPCResponse> | undefined {
@@ -121,9 +124,12 @@ export class DirectToolCalls implements ToolCallFastPath {
     return result
   }
 
-  /** The result as the SDK's codec for the era puts it on the wire (SEP-2106, resultType, serverInfo). */
+  /**
+   * The result as the SDK's codec for the era puts it on the wire (SEP-2106, resultType,
+   * serverInfo). `result` is the schema's fresh copy, so it is completed in place.
+   */
   #project (result: CallToolResult): Record<string, unknown> {
-    let projected: CallToolResult = result
+    let projected: Record<string, unknown> = result
     const structured = result.structuredContent
     if (structured !== undefined && !isPlainObject(structured)) {
       const hasText = result.content.some((block) => block.type === 'text')
@@ -131,8 +137,9 @@ export class DirectToolCalls implements ToolCallFastPath {
       if (this.#era === 'legacy') projected = { ...projected, structuredContent: { result: structured } }
     }
     if (this.#era === 'legacy') return projected
-    const meta = this.#serverInfo === undefined ? projected._meta : { ...projected._meta, [SERVER_INFO_META_KEY]: this.#serverInfo }
-    return { ...projected, resultType: 'complete', ...(meta === undefined ? {} : { _meta: meta }) }
+    projected.resultType = 'complete'
+    if (this.#serverInfo !== undefined) projected._meta = result._meta === undefined ? this.#serverInfoMeta : { ...result._meta, ...this.#serverInfoMeta }
+    return projected
   }
 
   /** What a direct tool's handler receives: its request, its caller, a lazily created abort signal. */

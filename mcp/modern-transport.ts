@@ -84,29 +84,29 @@ export class ModernTransport extends PerRequestHTTPServerTransport {
   }
 
   /** Serves one request; related messages go to `channel` ahead of the answer. */
-  async dispatch (request: JSONRPCRequest, extra: MessageExtraInfo, channel?: RelatedChannel): Promise<ModernAnswer> {
+  dispatch (request: JSONRPCRequest, extra: MessageExtraInfo, channel?: RelatedChannel): Promise<ModernAnswer> {
     const { internalId, response } = this.#requests.begin(request, channel)
-    const messageExtra: MessageExtraInfo = { ...extra, classification: CLASSIFICATION }
     let abort: AbortController | undefined
+    // Closing the response stream is how a modern client cancels (there is no notification).
     channel?.onClientGone(() => {
-      // Closing the response stream is how a modern client cancels (there is no notification).
       if (abort !== undefined) abort.abort()
-      else this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: internalId } }, messageExtra)
+      else this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: internalId } }, { ...extra, classification: CLASSIFICATION })
       this.#requests.settle(cancelledResponse(internalId))
     })
     const fast = this.#fastPath?.tryCall(request, internalId, extra, () => (abort ??= new AbortController()).signal)
-    if (fast === undefined) {
-      this.#delivering = true
-      try {
-        this.onmessage?.({ ...request, id: internalId }, messageExtra)
-      } finally {
-        this.#delivering = false
-      }
-    } else {
-      fast.then((answer) => this.#requests.settle(answer), () => this.#requests.settle(cancelledResponse(internalId)))
+    if (fast === undefined) this.#deliver({ ...request, id: internalId }, { ...extra, classification: CLASSIFICATION })
+    else fast.then((answer) => this.#requests.settle(answer), () => this.#requests.settle(cancelledResponse(internalId)))
+    return response.then((answer) => ({ response: answer, status: this.#statusOf(internalId, answer) }))
+  }
+
+  /** Hands a request to the server; what it answers while this runs comes from its gates. */
+  #deliver (request: JSONRPCRequest, extra: MessageExtraInfo): void {
+    this.#delivering = true
+    try {
+      this.onmessage?.(request, extra)
+    } finally {
+      this.#delivering = false
     }
-    const answer = await response
-    return { response: answer, status: this.#statusOf(internalId, answer) }
   }
 
   override async send (message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
