@@ -13,7 +13,6 @@ import { UsageError, write, type CliIo } from './io.js'
 
 export type { CliIo } from './io.js'
 
-
 export const USAGE = `Usage: fastify-mcp-auth <command> [options]
 
 Commands:
@@ -31,7 +30,6 @@ The config file is --config FILE, else $MCP_AUTH_CONFIG, else config/default.yam
 
 /** Exit code 2: the command line or the configuration is wrong (as opposed to a crash). */
 export const EXIT_USAGE = 2
-
 
 function parsePort (value: string | undefined): number | undefined {
   if (value === undefined) return undefined

@@ -6,6 +6,8 @@ import { grants, type ScopeHierarchy } from '../../mcp/permissions.js'
 
 /** An OAuth error (RFC 6749 §5.2) with its HTTP status. */
 export class OAuthError extends Error {
+  // `error` is RFC 6749's name for the error code, not a callback's error argument.
+  // eslint-disable-next-line n/handle-callback-err
   constructor (readonly error: string, readonly description: string, readonly status = 400) {
     super(description)
   }

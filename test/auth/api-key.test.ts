@@ -60,8 +60,13 @@ for (const sessions of ['stateless', 'stateful'] as const) {
         sqrt: await callTool(client, 'sqrt', { x: 2 })
       }
       t.same(Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.structuredContent])), {
-        add: { result: 8 }, subtract: { result: 2 }, multiply: { result: 42 }, divide: { result: 0.25 },
-        modulo: { result: 2 }, power: { result: 81 }, sqrt: { result: Math.SQRT2 }
+        add: { result: 8 },
+        subtract: { result: 2 },
+        multiply: { result: 42 },
+        divide: { result: 0.25 },
+        modulo: { result: 2 },
+        power: { result: 81 },
+        sqrt: { result: Math.SQRT2 }
       }, `${id}: every tool computes`)
       t.equal(textOf(results.add), '8')
 

@@ -154,7 +154,9 @@ t.test('a custom access check: async, and failing closed', async (t) => {
     ['add', 'multiply', 'sqrt', 'subtract', 'whoami'], 'a throwing check, a non-true answer and a false one all hide the tool')
   for (const [tool, allowed] of [['add', true], ['divide', false], ['power', false], ['modulo', false]] as const) {
     const call = await app.inject({
-      method: 'POST', url: '/mcp', headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      method: 'POST',
+      url: '/mcp',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
       payload: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: { a: 4, b: 2 } } }
     })
     t.equal('result' in call.json(), allowed, `${tool}: ${allowed ? 'runs' : 'denied'}`)

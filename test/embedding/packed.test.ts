@@ -1,26 +1,40 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { readdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../..', import.meta.url))
+const LEFT_OUT = new Set(['node_modules', 'dist', '.git', '.tap', 'coverage', 'results'])
 
 // What a user gets from npm: pack the package, install the tarball in a scratch project outside
-// this repository, and serve a custom MCP server behind jwt from it.
+// this repository, and serve a custom MCP server behind jwt from it. The packing (whose `prepare`
+// rebuilds dist/) happens in a copy of the sources: the tests never write to the working tree.
 t.setTimeout(300_000)
 
 t.test('the packed tarball installs in a scratch project and serves a custom MCP server behind auth', async (t) => {
-  const dir = t.testdir({ pack: {}, scratch: {} })
-  await run('npm', ['pack', '--pack-destination', join(dir, 'pack')], { cwd: root, maxBuffer: 16 * 1024 * 1024 })
+  // Outside the repository: the copy of the sources cannot live inside what it copies.
+  const dir = mkdtempSync(join(tmpdir(), 'fastify-mcp-auth-packed-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  for (const sub of ['pack', 'scratch', 'source']) mkdirSync(join(dir, sub))
+  const source = join(dir, 'source')
+  cpSync(root, source, { recursive: true, filter: (path) => !LEFT_OUT.has(relative(root, path).split('/').pop() ?? '') })
+  symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'))
+  await run('npm', ['pack', '--pack-destination', join(dir, 'pack')], { cwd: source, maxBuffer: 16 * 1024 * 1024 })
+  t.ok((statSync(join(source, 'dist', 'bin', 'fastify-mcp-auth.js')).mode & 0o111) !== 0, 'the build leaves the command executable')
+  const key = await run('npx', ['fastify-mcp-auth', 'gen-key'], { cwd: source })
+  t.match(key.stdout, /^[A-Za-z0-9_-]{43}\n[0-9a-f]{64}\n$/, 'npx fastify-mcp-auth works in a clone after a rebuild')
   const tarball = readdirSync(join(dir, 'pack')).find((name) => name.endsWith('.tgz'))
   if (tarball === undefined) throw new Error('npm pack made no tarball')
   const scratch = join(dir, 'scratch')
   const versions = (await import('../../package.json', { with: { type: 'json' } })).default.dependencies
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({
-    name: 'scratch', private: true, type: 'module',
+    name: 'scratch',
+    private: true,
+    type: 'module',
     dependencies: {
       'fastify-mcp-auth': `file:${join(dir, 'pack', tarball)}`,
       fastify: versions.fastify,

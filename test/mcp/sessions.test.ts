@@ -21,7 +21,9 @@ const config = (mcp: Record<string, unknown> = {}) => testConfig({
   mcp: { sessions: 'stateful', ...mcp }
 })
 const initialize = {
-  jsonrpc: '2.0', id: 0, method: 'initialize',
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } }
 }
 

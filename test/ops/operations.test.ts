@@ -7,7 +7,7 @@ import { registerCalculatorTools } from '../../mcp/calculator.js'
 import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
 import { addCall, post } from '../helpers/client.js'
 import { issuingConfig, tokens } from '../helpers/issuing.js'
-import { startRedis } from '../helpers/redis.js'
+import { redisTest } from '../helpers/redis.js'
 import { listen, testConfig } from '../helpers/server.js'
 
 const KEY = 'operations-key-0123456789abcdefghij'
@@ -25,9 +25,7 @@ async function raw (port: number, request: string): Promise<string> {
   })
 }
 
-t.test('/healthz and /readyz; readiness follows Redis', async (t) => {
-  const redis = await startRedis()
-  t.teardown(redis.stop)
+redisTest(t, '/healthz and /readyz; readiness follows Redis', async (t, redis) => {
   const config = issuingConfig(redis.url)
   const server = await listen({ ...config, rateLimit: { ...config.rateLimit, redisUrl: redis.url } })
   t.teardown(server.close)
@@ -44,7 +42,7 @@ t.test('/healthz and /readyz; readiness follows Redis', async (t) => {
     state = await ready()
   }
   t.equal(state.status, 200, 'ready again once Redis is back')
-})
+}, { own: true })
 
 t.test('limits that stop cheap attacks, each a clear 4xx', async (t) => {
   const server = await listen(testConfig({ server: { bodyLimit: 2048, maxHeaderSize: 4096, requestTimeout: '300ms', connectionTimeout: '1s' }, auth, mcp: { maxBatchSize: 2 } }))
@@ -62,9 +60,7 @@ t.test('limits that stop cheap attacks, each a clear 4xx', async (t) => {
   t.equal(slowBody, '', 'a body that never completes: the idle connection is closed after server.connectionTimeout')
 })
 
-t.test('graceful shutdown: in-flight requests finish, sessions and Redis connections end', async (t) => {
-  const redis = await startRedis()
-  t.teardown(redis.stop)
+redisTest(t, 'graceful shutdown: in-flight requests finish, sessions and Redis connections end', async (t, redis) => {
   let release!: () => void
   let entered!: () => void
   const inTool = new Promise<void>((resolve) => { entered = resolve })
@@ -82,7 +78,11 @@ t.test('graceful shutdown: in-flight requests finish, sessions and Redis connect
   const init = await post(server.url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'g', version: '0' } } }, headers)
   const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id') ?? '' }
   const stream = await fetch(server.url, { headers: { ...session, accept: 'text/event-stream' } })
-  const streamEnded = (async () => { const reader = stream.body?.getReader(); while (reader !== undefined && !(await reader.read()).done); return true })()
+  const streamEnded = (async () => {
+    const reader = stream.body?.getReader()
+    for (let chunk = await reader?.read(); chunk !== undefined && !chunk.done; chunk = await reader?.read());
+    return true
+  })()
 
   const inspect = new Redis(redis.url)
   t.teardown(() => inspect.disconnect())
@@ -100,4 +100,4 @@ t.test('graceful shutdown: in-flight requests finish, sessions and Redis connect
   await closing
   t.ok(before > 1, `the server held Redis connections (${before - 1})`)
   t.equal(await clients(), 1, 'only the test\'s own Redis connection is left')
-})
+}, { own: true })

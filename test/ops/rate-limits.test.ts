@@ -1,6 +1,6 @@
 import t from 'tap'
 import { addCall, post } from '../helpers/client.js'
-import { startRedis } from '../helpers/redis.js'
+import { redisTest } from '../helpers/redis.js'
 import { listen, testConfig, type TestServer } from '../helpers/server.js'
 
 const ALICE = 'alice-rate-key-0123456789abcdefghij'
@@ -63,9 +63,7 @@ t.test('behind a trusted proxy the client address comes from X-Forwarded-For', a
   t.equal((await from('203.0.113.2', ALICE)).status, 200, 'another client behind the proxy is not affected')
 })
 
-t.test('counters shared by two instances through Redis; Redis down fails closed', async (t) => {
-  const redis = await startRedis()
-  t.teardown(redis.stop)
+redisTest(t, 'counters shared by two instances through Redis', async (t, redis) => {
   const config = () => testConfig({ auth, rateLimit: { max: 3, timeWindow: '1m', redisUrl: redis.url, failedAuth: { max: 2, timeWindow: '1m' } } })
   const a: TestServer = await listen(config())
   const b: TestServer = await listen(config())
@@ -77,9 +75,14 @@ t.test('counters shared by two instances through Redis; Redis down fails closed'
   await post(a.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm' })
   await post(b.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm' })
   t.equal((await post(a.url, addCall, { 'x-api-key': BOB })).status, 429, 'failures counted across instances too')
+})
 
+redisTest(t, 'the Redis holding the counters goes away: requests fail closed', async (t, redis) => {
+  const server = await listen(testConfig({ auth, rateLimit: { max: 3, timeWindow: '1m', redisUrl: redis.url } }))
+  t.teardown(server.close)
+  t.equal((await post(server.url, addCall, { 'x-api-key': ALICE })).status, 200)
   await redis.stop()
-  const down = await post(a.url, addCall, { 'x-api-key': BOB })
+  const down = await post(server.url, addCall, { 'x-api-key': BOB })
   t.equal(down.status, 503)
   t.match(await down.json(), { code: 'MCP_AUTH_RATE_LIMIT_UNAVAILABLE', message: /rate-limit store unreachable/ })
-})
+}, { own: true })

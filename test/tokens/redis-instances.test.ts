@@ -1,65 +1,68 @@
 import t from 'tap'
 import { addCall, post } from '../helpers/client.js'
 import { REPORTING, basic, issuingConfig, oauthPost, tokens } from '../helpers/issuing.js'
-import { startRedis } from '../helpers/redis.js'
+import { redisTest } from '../helpers/redis.js'
 import { listen, type TestServer } from '../helpers/server.js'
 
 // Two app instances sharing one real redis-server, as two replicas behind a load balancer would.
-const redis = await startRedis()
-t.teardown(redis.stop)
-const instances: TestServer[] = []
-t.teardown(async () => { for (const instance of instances) await instance.close() })
-async function instance (): Promise<TestServer> {
-  const server = await listen(issuingConfig(redis.url))
-  instances.push(server)
-  return server
-}
-const a = await instance()
-const b = await instance()
-const mcp = async (server: TestServer, access: string) => await post(server.url, addCall, { authorization: `Bearer ${access}` })
-const refresh = async (server: TestServer, refreshToken: string) =>
-  await oauthPost(server.url.origin, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: basic(REPORTING) })
+redisTest(t, 'two instances sharing one Redis', async (t, redis) => {
+  const instances: TestServer[] = []
+  t.teardown(async () => { for (const instance of instances) await instance.close() })
+  async function instance (): Promise<TestServer> {
+    const server = await listen(issuingConfig(redis.url))
+    instances.push(server)
+    return server
+  }
+  const a = await instance()
+  const b = await instance()
+  const mcp = async (server: TestServer, access: string) => await post(server.url, addCall, { authorization: `Bearer ${access}` })
+  const refresh = async (server: TestServer, refreshToken: string) =>
+    await oauthPost(server.url.origin, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: basic(REPORTING) })
 
-t.test('a token issued by one instance is accepted by the other', async (t) => {
-  const pair = await tokens(a.url.origin)
-  t.equal((await mcp(b, pair.access)).status, 200)
-  const refreshed = await refresh(b, pair.refresh)
-  t.equal(refreshed.status, 200, 'and refreshed there')
+  t.test('a token issued by one instance is accepted by the other', async (t) => {
+    const pair = await tokens(a.url.origin)
+    t.equal((await mcp(b, pair.access)).status, 200)
+    const refreshed = await refresh(b, pair.refresh)
+    t.equal(refreshed.status, 200, 'and refreshed there')
+  })
+
+  t.test('a revocation on one instance is refused by the other on the next request', async (t) => {
+    const pair = await tokens(a.url.origin)
+    t.equal((await mcp(b, pair.access)).status, 200)
+    await oauthPost(a.url.origin, '/oauth/revoke', { token: pair.access }, { authorization: basic(REPORTING) })
+    const refused = await mcp(b, pair.access)
+    t.equal(refused.status, 401)
+    t.match(await refused.json(), { code: 'MCP_AUTH_TOKEN_REVOKED' })
+  })
+
+  t.test('refresh on one, replay of the old refresh token on the other: the family is revoked everywhere', async (t) => {
+    const first = await tokens(a.url.origin)
+    const rotated = await refresh(a, first.refresh)
+    const current = { access: String(rotated.body.access_token), refresh: String(rotated.body.refresh_token) }
+    const replay = await refresh(b, first.refresh)
+    t.equal(replay.body.error, 'invalid_grant')
+    t.equal((await refresh(a, current.refresh)).body.error, 'invalid_grant', 'the current refresh token is dead')
+    t.equal((await mcp(a, current.access)).status, 401, 'its access token too, on A')
+    t.equal((await mcp(b, current.access)).status, 401, 'and on B')
+    t.ok(b.logs.records().some((r) => r.reason === 'refresh_token_reuse'), 'B logged the reuse')
+  })
+
+  t.test('an instance restart loses no refresh token and no revocation', async (t) => {
+    const kept = await tokens(a.url.origin)
+    const revoked = await tokens(a.url.origin)
+    await oauthPost(a.url.origin, '/oauth/revoke', { token: revoked.access }, { authorization: basic(REPORTING) })
+    await a.close()
+    instances.splice(instances.indexOf(a), 1)
+    const restarted = await instance()
+    t.equal((await refresh(restarted, kept.refresh)).status, 200, 'the refresh token survived')
+    t.equal((await mcp(restarted, revoked.access)).status, 401, 'the revocation survived')
+  })
 })
 
-t.test('a revocation on one instance is refused by the other on the next request', async (t) => {
-  const pair = await tokens(a.url.origin)
-  t.equal((await mcp(b, pair.access)).status, 200)
-  await oauthPost(a.url.origin, '/oauth/revoke', { token: pair.access }, { authorization: basic(REPORTING) })
-  const refused = await mcp(b, pair.access)
-  t.equal(refused.status, 401)
-  t.match(await refused.json(), { code: 'MCP_AUTH_TOKEN_REVOKED' })
-})
-
-t.test('refresh on one, replay of the old refresh token on the other: the family is revoked everywhere', async (t) => {
-  const first = await tokens(a.url.origin)
-  const rotated = await refresh(a, first.refresh)
-  const current = { access: String(rotated.body.access_token), refresh: String(rotated.body.refresh_token) }
-  const replay = await refresh(b, first.refresh)
-  t.equal(replay.body.error, 'invalid_grant')
-  t.equal((await refresh(a, current.refresh)).body.error, 'invalid_grant', 'the current refresh token is dead')
-  t.equal((await mcp(a, current.access)).status, 401, 'its access token too, on A')
-  t.equal((await mcp(b, current.access)).status, 401, 'and on B')
-  t.ok(b.logs.records().some((r) => r.reason === 'refresh_token_reuse'), 'B logged the reuse')
-})
-
-t.test('an instance restart loses no refresh token and no revocation', async (t) => {
-  const kept = await tokens(a.url.origin)
-  const revoked = await tokens(a.url.origin)
-  await oauthPost(a.url.origin, '/oauth/revoke', { token: revoked.access }, { authorization: basic(REPORTING) })
-  await a.close()
-  instances.splice(instances.indexOf(a), 1)
-  const restarted = await instance()
-  t.equal((await refresh(restarted, kept.refresh)).status, 200, 'the refresh token survived')
-  t.equal((await mcp(restarted, revoked.access)).status, 401, 'the revocation survived')
-})
-
-t.test('Redis unreachable: token requests and token checks fail closed with 503', async (t) => {
+redisTest(t, 'Redis unreachable: token requests and token checks fail closed with 503', async (t, redis) => {
+  const b = await listen(issuingConfig(redis.url))
+  t.teardown(b.close)
+  const mcp = async (server: TestServer, access: string) => await post(server.url, addCall, { authorization: `Bearer ${access}` })
   const pair = await tokens(b.url.origin)
   await redis.stop()
   const token = await oauthPost(b.url.origin, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(REPORTING) })
@@ -77,4 +80,4 @@ t.test('Redis unreachable: token requests and token checks fail closed with 503'
     if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50))
   }
   t.equal(status, 200, 'served again once Redis is back')
-})
+}, { own: true })

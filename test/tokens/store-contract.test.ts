@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from '../../plugins/token-store/index.js'
-import { startRedis } from '../helpers/redis.js'
+import { redisTest } from '../helpers/redis.js'
 
 /** What every token store must do; run against memory and against a real Redis. */
 async function contract (t: Test, stores: () => [TokenStore, TokenStore]): Promise<void> {
@@ -45,9 +45,7 @@ t.test('memory store', async (t) => {
   t.equal(store.size, 0, 'the sweep drops expired entries: nothing grows without bound')
 })
 
-t.test('Redis store (a real redis-server), shared by two clients', async (t) => {
-  const redis = await startRedis()
-  t.teardown(redis.stop)
+redisTest(t, 'Redis store (a real Redis), shared by two clients', async (t, redis) => {
   const make = () => new RedisTokenStore({ url: redis.url, keyPrefix: 'contract:' })
   const first = make()
   const second = make()
@@ -65,8 +63,7 @@ t.test('Redis store (a real redis-server), shared by two clients', async (t) => 
   t.equal(await inspect.get('contract:ttl'), 'v', 'keys are prefixed')
 })
 
-t.test('an unreachable Redis fails closed', async (t) => {
-  const redis = await startRedis()
+redisTest(t, 'an unreachable Redis fails closed', async (t, redis) => {
   const store = new RedisTokenStore({ url: redis.url, keyPrefix: 'down:' })
   t.teardown(() => store.close())
   await store.connected(3000)
@@ -76,4 +73,4 @@ t.test('an unreachable Redis fails closed', async (t) => {
     await t.rejects(operation(), { code: 'MCP_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
   }
   t.equal(await store.ready(), false)
-})
+}, { own: true })

@@ -27,7 +27,8 @@ t.test('client authentication in the body, form-encoded or JSON', async (t) => {
   const form = await oauthPost(origin, '/oauth/token', { grant_type: 'client_credentials', client_id: ADMIN.id, client_secret: ADMIN.secret })
   t.equal(form.status, 200)
   const json = await fetch(new URL('/oauth/token', origin), {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ grant_type: 'client_credentials', client_id: ADMIN.id, client_secret: ADMIN.secret, scope: 'calculator:sqrt' })
   })
   t.equal(json.status, 200)
