@@ -23,9 +23,15 @@ t.test('the packed tarball installs in a scratch project and serves a custom MCP
   const source = join(dir, 'source')
   cpSync(root, source, { recursive: true, filter: (path) => !LEFT_OUT.has(relative(root, path).split('/').pop() ?? '') })
   symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'))
-  await run('npm', ['pack', '--pack-destination', join(dir, 'pack')], { cwd: source, maxBuffer: 16 * 1024 * 1024 })
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', join(dir, 'pack')], { cwd: source, maxBuffer: 16 * 1024 * 1024 })
+  const files = (JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((file) => file.path) ?? []
+  const unexpected = files.filter((path) => !/^(dist\/(?!bench\/).+\.(js|d\.ts)|config\/[^/]+\.yaml|docs\/.+\.(md|png)|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(path))
+  t.same(unexpected, [], `the package holds only what a user needs (${files.length} files: code, types, example configs, docs)`)
+  t.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts') && files.includes('LICENSE'), 'the entry point, its types and the licence are in it')
   t.ok((statSync(join(source, 'dist', 'bin', 'fastify-mcp-auth.js')).mode & 0o111) !== 0, 'the build leaves the command executable')
-  const key = await run('npx', ['fastify-mcp-auth', 'gen-key'], { cwd: source })
+  // A shell's environment, not this test runner's (npm run / npx set npm_* variables that change what npx resolves).
+  const shell = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')))
+  const key = await run('npx', ['fastify-mcp-auth', 'gen-key'], { cwd: source, env: shell })
   t.match(key.stdout, /^[A-Za-z0-9_-]{43}\n[0-9a-f]{64}\n$/, 'npx fastify-mcp-auth works in a clone after a rebuild')
   const tarball = readdirSync(join(dir, 'pack')).find((name) => name.endsWith('.tgz'))
   if (tarball === undefined) throw new Error('npm pack made no tarball')
