@@ -1,39 +1,76 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
+import { Worker } from 'node:worker_threads'
 import { parse as parseYaml } from 'yaml'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { parseConfig } from '../../config/load.js'
+import { configSchema } from '../../config/schema.js'
+import { SECRET_FIELDS } from '../../config/secret-files.js'
 import { createTokenSigner } from '../../plugins/auth/jwt-signer.js'
 import { hashPassword } from '../../plugins/auth/password-hash.js'
 import { addCall, callTool, connect, post, postModern } from '../helpers/client.js'
 import { FAST_SCRYPT } from '../helpers/credentials.js'
+import { onPath, whenAvailable } from '../helpers/external.js'
 import { listen, testConfig } from '../helpers/server.js'
 
-// The README's examples are exercised here, so the documentation cannot drift from the code.
+// The documentation's examples are exercised here, so the README and docs/ cannot drift from the
+// code: every check reads README.md and every page under docs/.
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const readme = readFileSync(`${root}/README.md`, 'utf8')
-const LOADER = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'))
+/** tap's TypeScript loader, and `fastify-mcp-auth` resolved to these sources rather than dist/. */
+const LOADER = [...process.execArgv.filter((arg) => arg.includes('@tapjs/typescript')), '--import', fileURLToPath(new URL('../helpers/resolve-self.mjs', import.meta.url))]
 
-function blocks (language: string): string[] {
-  return [...readme.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)\\n```', 'g'))].map((m) => m[1] ?? '')
+function markdownUnder (dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) return markdownUnder(path)
+    return name.endsWith('.md') ? [path] : []
+  })
 }
 
-t.test('every embedding example is in the README verbatim', async (t) => {
+/** README.md and docs/**.md, by path relative to the repository root. */
+const pages = new Map([join(root, 'README.md'), ...markdownUnder(join(root, 'docs'))]
+  .map((path) => [relative(root, path), readFileSync(path, 'utf8')] as const))
+
+/** The contents of every fenced block of `language` (fences at the start of a line), in every page. */
+function blocks (language: string): string[] {
+  const fence = new RegExp('^```' + language + '\\n([\\s\\S]*?)\\n```$', 'gm')
+  return [...pages.values()].flatMap((text) => [...text.matchAll(fence)].map((m) => m[1] ?? ''))
+}
+
+t.test('the pages are there, and every fence starts a line (indented blocks would escape these checks)', async (t) => {
+  t.ok(pages.size >= 15, `${pages.size} pages`)
+  for (const [page, text] of pages) {
+    const indented = text.split('\n').flatMap((line, index) => /^\s+```/.test(line) ? [`${page}:${index + 1}`] : [])
+    t.same(indented, [], page)
+  }
+})
+
+t.test('the README stays short', async (t) => {
+  const lines = (pages.get('README.md') ?? '').replace(/\n$/, '').split('\n').length
+  t.ok(lines <= 260, `README.md has ${lines} lines`)
+})
+
+t.test('every embedding example is in the documentation verbatim', async (t) => {
   const examples = readdirSync(`${root}/examples`).filter((name) => name.endsWith('.ts'))
   t.ok(examples.length >= 5)
   for (const name of examples) {
     const code = readFileSync(`${root}/examples/${name}`, 'utf8').trimEnd()
-    t.ok(readme.includes(`<!-- example: examples/${name} -->\n\`\`\`ts\n${code}\n\`\`\``), name)
+    const block = `<!-- example: examples/${name} -->\n\`\`\`ts\n${code}\n\`\`\``
+    t.ok([...pages.values()].some((text) => text.includes(block)), name)
   }
 })
 
-/** Runs an example with PORT=0 and resolves with its base URL once it logs that it listens. */
-async function runExample (t: Test, name: string, env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, [...LOADER, `${root}/examples/${name}`], {
+/** Runs a program with PORT=0 and resolves with its base URL once it logs that it listens. */
+async function runProgram (t: Test, args: readonly string[], env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
     env: { PATH: process.env.PATH, TS_NODE_TRANSPILE_ONLY: '1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -45,8 +82,12 @@ async function runExample (t: Test, name: string, env: Record<string, string>): 
       const found = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
       if (found?.[1] !== undefined) resolve(found[1])
     })
-    child.on('exit', (code) => reject(new Error(`${name} exited with ${code}: ${output}`)))
+    child.on('exit', (code) => reject(new Error(`${args.at(-1)?.slice(0, 60) ?? ''} exited with ${code}: ${output}`)))
   })
+}
+
+async function runExample (t: Test, name: string, env: Record<string, string>): Promise<string> {
+  return await runProgram(t, [...LOADER, `${root}/examples/${name}`], env)
 }
 
 t.test('the embedding examples run and protect their routes', async (t) => {
@@ -78,7 +119,64 @@ t.test('the embedding examples run and protect their routes', async (t) => {
   t.match(await modernNote.json(), { result: { content: [{ text: '1 notes' }] } }, 'a custom MCP server, to a 2026-07-28 client (its own server for that era)')
 })
 
-t.test('client setups: every JSON block parses, and its URL and headers open the server', async (t) => {
+/** The `<!-- snippet: NAME -->` ts block: documentation code that is not an example file. */
+function snippet (name: string): string {
+  const fence = new RegExp(`<!-- snippet: ${name} -->\\n\`\`\`ts\\n([\\s\\S]*?)\\n\`\`\``)
+  for (const text of pages.values()) {
+    const found = fence.exec(text)?.[1]
+    if (found !== undefined) return found
+  }
+  throw new Error(`no snippet ${name} in the documentation`)
+}
+
+/**
+ * Type-checks `code` as if it were a file of this package (importing `fastify-mcp-auth` gets its
+ * sources, through tsconfig's paths), in a worker thread: it takes seconds of CPU, which then
+ * overlap the other tests.
+ */
+function typeErrors (code: string): Promise<string[]> {
+  const worker = new Worker(`
+    const { parentPort, workerData: { typescript, root, code } } = require('node:worker_threads')
+    const { join } = require('node:path')
+    const ts = require(typescript)
+    const { config } = ts.readConfigFile(join(root, 'tsconfig.json'), (path) => ts.sys.readFile(path))
+    const options = { ...ts.parseJsonConfigFileContent(config, ts.sys, root).options, noEmit: true }
+    const file = join(root, 'docs', 'snippet.ts') // never written: the compiler host serves it from memory
+    const host = ts.createCompilerHost(options)
+    const { getSourceFile, fileExists, readFile } = host
+    host.getSourceFile = (name, language, ...rest) => name === file ? ts.createSourceFile(name, code, language) : getSourceFile.call(host, name, language, ...rest)
+    host.fileExists = (name) => name === file || fileExists.call(host, name)
+    host.readFile = (name) => name === file ? code : readFile.call(host, name)
+    const program = ts.createProgram([file], options, host)
+    const source = program.getSourceFile(file)
+    const diagnostics = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)]
+    parentPort.postMessage(diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\\n')))
+  `, { eval: true, execArgv: [], workerData: { typescript: createRequire(import.meta.url).resolve('typescript'), root, code } })
+  return new Promise((resolve, reject) => {
+    worker.once('message', (errors: string[]) => { resolve(errors); void worker.terminate() })
+    worker.once('error', reject)
+  })
+}
+
+const customAuthenticator = snippet('custom-authenticator')
+const customAuthenticatorTypeErrors = typeErrors(customAuthenticator)
+
+t.test('the custom authenticator in docs/embedding.md type-checks, runs, and authenticates', async (t) => {
+  const code = customAuthenticator
+  t.same(await customAuthenticatorTypeErrors, [], 'no type errors')
+  // Run from the root, with `fastify-mcp-auth` resolved to these sources.
+  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
+  const session = 'session-token-0123456789abcdefghijk'
+  const url = await runProgram(t, [...LOADER, '--input-type=module', '--eval', js], { SESSION_TOKEN: session })
+  t.match(await (await post(`${url}/mcp`, addCall, { 'x-session': session })).json(), { result: { structuredContent: { result: 8 } } }, 'its session is accepted')
+  const missing = await post(`${url}/mcp`, addCall)
+  t.equal(missing.status, 401)
+  t.equal(missing.headers.get('www-authenticate'), 'Session realm="mcp"', 'its challenge')
+  t.match(await missing.json(), { code: 'MCP_AUTH_MISSING_CREDENTIALS' })
+  t.match(await (await post(`${url}/mcp`, addCall, { 'x-session': 'not-a-session' })).json(), { code: 'MCP_AUTH_INVALID_CREDENTIALS' })
+})
+
+t.test('every JSON block parses; the client setups open the server with their URL and headers', async (t) => {
   const parsed = blocks('json').map((text) => JSON.parse(text) as Record<string, Record<string, Record<string, unknown>>>)
   t.ok(parsed.length >= 5, `${parsed.length} JSON blocks`)
   const key = 'client-setup-key-0123456789abcdefghi'
@@ -114,10 +212,10 @@ t.test('client setups: every JSON block parses, and its URL and headers open the
       checked++
     }
   }
-  t.equal(checked, 4, 'Kiro/Cursor, VS Code, Claude Desktop, and the banner-style entry')
+  t.equal(checked, 4, 'the README\'s mcp.json, and Kiro/Cursor, VS Code and Claude Desktop in docs/client-setups.md')
 
   const stdioEntry = parsed.map((config) => config.mcpServers?.calculator).find((entry) => Array.isArray(entry?.args) && (entry.args as string[]).includes('stdio'))
-  if (stdioEntry === undefined) throw new Error('no stdio client setup in the README')
+  if (stdioEntry === undefined) throw new Error('no stdio client setup in the documentation')
   const env = Object.fromEntries(Object.entries(stdioEntry.env as Record<string, string>).map(([name, value]) => [name, fill(value)]))
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -133,7 +231,7 @@ t.test('client setups: every JSON block parses, and its URL and headers open the
 
 t.test('every YAML block is a valid config, or a valid part of one', async (t) => {
   const base = { auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: 'yaml-block-key-0123456789abcdefgh', permissions: ['*'] }] } } }
-  const env = { REDIS_URL: 'redis://127.0.0.1:6379', METRICS_KEY: 'metrics-key-0123456789abcdef', CALCULATOR_API_KEY: 'k'.repeat(20), JWT_SECRET: 'j'.repeat(40) }
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379', MCP_BEARER_TOKEN: 'b'.repeat(20), METRICS_KEY: 'metrics-key-0123456789abcdef', CALCULATOR_API_KEY: 'k'.repeat(20), JWT_SECRET: 'j'.repeat(40) }
   const yamlBlocks = blocks('yaml')
   t.ok(yamlBlocks.length >= 5, `${yamlBlocks.length} YAML blocks`)
   for (const text of yamlBlocks) {
@@ -151,26 +249,141 @@ t.test('the audit log example lines are JSON lines with the documented fields', 
   for (const line of lines) t.match(line, { level: 30, event: /^(auth|tool)$/, ip: String, reqId: String, userAgent: String, msg: String })
 })
 
-t.test('the token-endpoint curl flow runs as written', async (t) => {
-  const block = blocks('sh').find((text) => text.includes('# 1. get a token pair'))
-  if (block === undefined) throw new Error('no token flow in the README')
-  const env = { JWT_SECRET: 'readme-flow-secret-0123456789abcdefghijklmn', REPORTING_SECRET_HASH: await hashPassword('the client secret', FAST_SCRYPT), PORT: '0' }
-  const { loadConfigFile } = await import('../../config/load.js')
-  const config = loadConfigFile(`${root}/config/jwt-issuer.yaml`, { env })
-  const server = await listen({ ...config, logger: { level: 'warn' } })
-  t.teardown(server.close)
-  const steps = block.slice(block.indexOf('# 1. get a token pair')).replaceAll('http://127.0.0.1:3000', server.url.origin)
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', `${steps}\necho\necho "ACCESS=$ACCESS"`], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'inherit'] })
-    let text = ''
-    child.stdout.on('data', (chunk: Buffer) => { text += chunk.toString() })
-    child.on('exit', (code) => code === 0 ? resolve(text) : reject(new Error(`the flow exited with ${code}: ${text}`)))
+whenAvailable(t, 'curl', onPath('curl') && onPath('bash'), 'the token-endpoint curl flow runs as written',
+  'install curl and bash (Debian: apt-get install curl), then run test/readme/readme.test.ts', async (t) => {
+    const block = blocks('sh').find((text) => text.includes('# 1. get a token pair'))
+    if (block === undefined) throw new Error('no token flow in the documentation')
+    const env = { JWT_SECRET: 'readme-flow-secret-0123456789abcdefghijklmn', REPORTING_SECRET_HASH: await hashPassword('the client secret', FAST_SCRYPT), PORT: '0' }
+    const { loadConfigFile } = await import('../../config/load.js')
+    const config = loadConfigFile(`${root}/config/jwt-issuer.yaml`, { env })
+    const server = await listen({ ...config, logger: { level: 'warn' } })
+    t.teardown(server.close)
+    const steps = block.slice(block.indexOf('# 1. get a token pair')).replaceAll('http://127.0.0.1:3000', server.url.origin)
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn('bash', ['-euo', 'pipefail', '-c', `${steps}\necho\necho "ACCESS=$ACCESS"`], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'inherit'] })
+      let text = ''
+      child.stdout.on('data', (chunk: Buffer) => { text += chunk.toString() })
+      child.on('exit', (code) => code === 0 ? resolve(text) : reject(new Error(`the flow exited with ${code}: ${text}`)))
+    })
+    t.match(output, /"token_type":"Bearer","expires_in":900,"refresh_token":"[A-Za-z0-9_-]+","scope":"calculator:add calculator:whoami"/, '1. a token pair')
+    t.match(output, /"structuredContent":\{"result":8\}/, '2. the calculator answers')
+    t.equal((output.match(/"access_token"/g) ?? []).length, 2, '3. the refresh returned a new pair')
+    const access = /ACCESS=(\S+)/.exec(output)?.[1] ?? ''
+    const after = await post(server.url, addCall, { authorization: `Bearer ${access}` })
+    t.equal(after.status, 401, '4. the revoked token is refused')
+    t.match(await after.json(), { message: 'token revoked' })
   })
-  t.match(output, /"token_type":"Bearer","expires_in":900,"refresh_token":"[A-Za-z0-9_-]+","scope":"calculator:add calculator:whoami"/, '1. a token pair')
-  t.match(output, /"structuredContent":\{"result":8\}/, '2. the calculator answers')
-  t.equal((output.match(/"access_token"/g) ?? []).length, 2, '3. the refresh returned a new pair')
-  const access = /ACCESS=(\S+)/.exec(output)?.[1] ?? ''
-  const after = await post(server.url, addCall, { authorization: `Bearer ${access}` })
-  t.equal(after.status, 401, '4. the revoked token is refused')
-  t.match(await after.json(), { message: 'token revoked' })
+
+/** The text of a page without its fenced blocks and inline code, where links and headings live. */
+function prose (text: string): string {
+  return text.replace(/^```[\s\S]*?^```$/gm, '').replace(/`[^`\n]*`/g, (code) => code.replace(/[[\]()]/g, ' '))
+}
+
+/** GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
+function anchors (text: string): Set<string> {
+  const seen = new Map<string, number>()
+  const found = new Set<string>()
+  for (const [, heading] of text.replace(/^```[\s\S]*?^```$/gm, '').matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
+    const slug = (heading ?? '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '').replace(/ /g, '-')
+    const count = seen.get(slug) ?? 0
+    seen.set(slug, count + 1)
+    found.add(count === 0 ? slug : `${slug}-${count}`)
+  }
+  return found
+}
+
+t.test('every relative link points to a file that exists, and to a heading that exists', async (t) => {
+  let checked = 0
+  for (const [page, text] of pages) {
+    for (const [, target] of prose(text).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+      if (target === undefined || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue
+      const [path = '', anchor] = target.split('#')
+      const file = path === '' ? join(root, page) : resolve(dirname(join(root, page)), path)
+      checked++
+      if (!existsSync(file)) {
+        t.fail(`${page}: ${target}: no such file`)
+        continue
+      }
+      if (anchor !== undefined && file.endsWith('.md')) {
+        t.ok(anchors(readFileSync(file, 'utf8')).has(anchor), `${page}: ${target}`)
+      }
+    }
+  }
+  t.ok(checked >= 100, `${checked} links checked`)
+})
+
+t.test('every page is linked from the README', async (t) => {
+  const readme = prose(pages.get('README.md') ?? '')
+  for (const page of pages.keys()) {
+    if (page !== 'README.md') t.ok(readme.includes(`](${page})`), page)
+  }
+})
+
+// The settings table of docs/configuration.md against the config schema, in both directions.
+
+interface ZodNode { _zod: { def: { type: string, [key: string]: unknown } } }
+const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch', 'nonoptional'])
+/** Where `*File` secrets are resolved (config/load.ts, SECRET_SECTIONS). */
+const SECRET_SECTIONS = ['auth', 'store', 'rateLimit', 'metrics']
+
+function unwrap (schema: ZodNode): ZodNode {
+  let node = schema
+  for (;;) {
+    const def = node._zod.def
+    if (WRAPPERS.has(def.type)) node = def.innerType as ZodNode
+    else if (def.type === 'pipe') node = def.in as ZodNode
+    else if (def.type === 'lazy') node = (def.getter as () => ZodNode)()
+    else return node
+  }
+}
+
+/** Every setting the schema accepts, by path (`auth.apiKey.keys[].id`), with whether it holds settings of its own. */
+function settingsOf (schema: ZodNode, path = '', out = new Map<string, 'section' | 'value'>()): Map<string, 'section' | 'value'> {
+  const node = unwrap(schema)
+  const def = node._zod.def
+  if (def.type === 'object') {
+    for (const [name, child] of Object.entries(def.shape as Record<string, ZodNode>)) {
+      const type = unwrap(child)._zod.def.type
+      if (type === 'never') continue // accepted only to be refused with a message (`password`, `secret`)
+      const childPath = path === '' ? name : `${path}.${name}`
+      out.set(childPath, type === 'object' ? 'section' : 'value')
+      settingsOf(child, childPath, out)
+    }
+  } else if (def.type === 'array') {
+    settingsOf(def.element as ZodNode, `${path}[]`, out)
+  } else if (def.type === 'union') {
+    for (const option of def.options as ZodNode[]) settingsOf(option, path, out)
+  }
+  return out
+}
+
+/** The settings named in the first column of the table under "## Every setting". */
+function documentedSettings (): string[] {
+  const text = pages.get(join('docs', 'configuration.md')) ?? ''
+  const table = text.slice(text.indexOf('## Every setting'))
+  const names: string[] = []
+  for (const [, cell] of table.matchAll(/^\|\s*(`.*?)\s*(?<!\\)\|/gm)) {
+    const [first, ...siblings] = [...(cell ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? '')
+    if (first === undefined) continue
+    const parent = first.slice(0, first.lastIndexOf('.'))
+    for (const name of [first, ...siblings]) names.push((name.includes('.') ? name : `${parent}.${name}`).replace(/\[\]$/, ''))
+  }
+  return names
+}
+
+t.test('the settings table lists exactly the settings the config schema accepts', async (t) => {
+  const accepted = settingsOf(configSchema as unknown as ZodNode)
+  const secretFile = (path: string): boolean => {
+    const field = path.slice(path.lastIndexOf('.') + 1)
+    return SECRET_SECTIONS.includes(path.split('.')[0] ?? '') && (SECRET_FIELDS as readonly string[]).includes(field) && accepted.has(path)
+  }
+  const documented = documentedSettings()
+  t.ok(documented.length >= 100, `${documented.length} settings documented`)
+  t.same(documented.filter((name, index) => documented.indexOf(name) !== index), [], 'each setting is listed once')
+  t.same(documented.filter((name) => !accepted.has(name) && !(name.endsWith('File') && secretFile(name.slice(0, -'File'.length)))), [],
+    'every documented setting is one the schema accepts (or the file form of a secret)')
+  const required = [...accepted].filter(([, kind]) => kind === 'value').map(([path]) => path)
+  t.same(required.filter((path) => !documented.includes(path)), [], 'every setting the schema accepts is documented')
+  t.same(required.filter((path) => secretFile(path) && !documented.includes(`${path}File`)), [], 'every secret\'s file form is documented')
 })
