@@ -102,6 +102,13 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     return reply.code(status).send({ statusCode: status, code: error.code, error: STATUS_CODES[status], message: error.message })
   })
 
+  // Fastify's own 404 handler writes the full URL to the log: a credential a client put in the
+  // query string would be written down with it. This one names the path only, and logs nothing.
+  app.setNotFoundHandler(function notFound (request, reply) {
+    const path = request.url.split('?')[0] ?? ''
+    return reply.code(404).send({ statusCode: 404, code: 'MCP_AUTH_NOT_FOUND', error: 'Not Found', message: `no route for ${request.method} ${path}` })
+  })
+
   // Graceful shutdown: requests in flight when closing starts still finish, and their connections
   // then close instead of idling until keepAliveTimeout (which would hold the shutdown open).
   let closing = false

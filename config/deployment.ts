@@ -80,6 +80,7 @@ export function mcpOptions (config: Config, metadata: ProtectedResourceOptions |
     sessions: config.mcp.sessions,
     sessionIdleTimeout: config.mcp.sessionIdleTimeout,
     maxSessions: config.mcp.maxSessions,
+    maxSessionsPerPrincipal: config.mcp.maxSessionsPerPrincipal,
     maxBatchSize: config.mcp.maxBatchSize,
     fastToolCalls: config.mcp.fastToolCalls,
     // Unset lists are decided by the route from the address the server listens on.

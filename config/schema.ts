@@ -94,6 +94,8 @@ const mcpSchema = z.strictObject({
   sessions: z.enum(['stateless', 'stateful']).default('stateless'),
   sessionIdleTimeout: duration.default(10 * 60_000),
   maxSessions: z.coerce.number().int().positive().default(1000),
+  /** Most sessions one principal may hold at once (503 for that principal only beyond). */
+  maxSessionsPerPrincipal: z.coerce.number().int().positive().default(50),
   /** The permission a tool requires, where it is not `calculator:<tool>`: { power: "calculator:advanced" }. */
   toolPermissions: z.record(z.string(), z.string().min(1)).default({}),
   /** Broader scopes and the narrower ones each implies: { "calculator:admin": ["calculator:write"] }. */

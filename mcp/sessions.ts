@@ -19,6 +19,8 @@ export interface Session {
 export interface SessionStoreOptions {
   idleTimeout: number
   maxSessions: number
+  /** Most sessions one principal may hold, so that one client cannot take every slot. */
+  maxSessionsPerPrincipal?: number
   keepAliveInterval?: number
   now?: () => number
   /** Serve eligible tools/call requests on the fast path (default true). */
@@ -33,6 +35,9 @@ export class SessionStore {
   readonly #sessions = new Map<string, Session>()
   readonly #idleTimeout: number
   readonly #maxSessions: number
+  readonly #maxPerOwner: number
+  /** Sessions per owner, kept with the map: counting them per initialize would be linear. */
+  readonly #perOwner = new Map<string, number>()
   readonly #keepAliveInterval: number
   readonly #now: () => number
   readonly #fastToolCalls: boolean
@@ -41,6 +46,7 @@ export class SessionStore {
   constructor (options: SessionStoreOptions) {
     this.#idleTimeout = options.idleTimeout
     this.#maxSessions = options.maxSessions
+    this.#maxPerOwner = Math.min(options.maxSessionsPerPrincipal ?? options.maxSessions, options.maxSessions)
     this.#keepAliveInterval = options.keepAliveInterval ?? 25_000
     this.#now = options.now ?? Date.now
     this.#fastToolCalls = options.fastToolCalls ?? true
@@ -52,20 +58,33 @@ export class SessionStore {
     return this.#sessions.size
   }
 
-  /** Creates a session, or returns undefined when the store is full. */
-  async create (owner: string, createServer: () => MountedServer): Promise<Session | undefined> {
-    if (this.#sessions.size >= this.#maxSessions) await this.sweep()
-    if (this.#sessions.size >= this.#maxSessions) return undefined
+  /** Sessions `owner` holds now. */
+  countOf (owner: string): number {
+    return this.#perOwner.get(owner) ?? 0
+  }
+
+  /**
+   * Creates a session, or says why it cannot: the store is full (`full`), or this owner already
+   * holds its share (`quota`).
+   */
+  async create (owner: string, createServer: () => MountedServer): Promise<Session | 'full' | 'quota'> {
+    const refusal = (): 'full' | 'quota' | undefined =>
+      this.#sessions.size >= this.#maxSessions ? 'full' : this.countOf(owner) >= this.#maxPerOwner ? 'quota' : undefined
+    if (refusal() !== undefined) await this.sweep()
+    const before = refusal()
+    if (before !== undefined) return before
     const id = randomUUID()
     const { server, transport } = await connectLegacy(createServer(), { sessionId: id, singleClient: true, fastToolCalls: this.#fastToolCalls })
     // Another initialize may have taken the last slot while this one connected.
-    if (this.#sessions.size >= this.#maxSessions) {
+    const after = refusal()
+    if (after !== undefined) {
       await server.close()
-      return undefined
+      return after
     }
     const session: Session = { id, owner, server, transport, lastSeen: this.#now(), stream: undefined }
     transport.setOutboundSink((message) => writeEvent(session, message))
     this.#sessions.set(id, session)
+    this.#perOwner.set(owner, this.countOf(owner) + 1)
     return session
   }
 
@@ -86,6 +105,9 @@ export class SessionStore {
     const session = this.#sessions.get(id)
     if (session === undefined) return
     this.#sessions.delete(id)
+    const left = this.countOf(session.owner) - 1
+    if (left > 0) this.#perOwner.set(session.owner, left)
+    else this.#perOwner.delete(session.owner)
     session.stream?.end()
     session.stream = undefined
     await session.server.close()

@@ -26,6 +26,8 @@ export const mcpRoutesOptionsSchema = z.strictObject({
   sessionIdleTimeout: z.number().int().positive().default(10 * 60_000),
   /** Stateful: most sessions at once; more get 503. */
   maxSessions: z.number().int().positive().default(1000),
+  /** Stateful: most sessions one principal may hold at once; its next initialize gets 503. */
+  maxSessionsPerPrincipal: z.number().int().positive().default(50),
   /** Most principals whose servers are kept (least recently used ones are dropped). */
   maxServers: z.number().int().positive().default(1000),
   /** Serve plain calls of a server's direct tools without the SDK's per-message machinery (see mcp/fast-tool-call.ts). */
@@ -63,6 +65,7 @@ function sessionStoreFor (options: ParsedOptions): SessionStore {
   return new SessionStore({
     idleTimeout: options.sessionIdleTimeout,
     maxSessions: options.maxSessions,
+    maxSessionsPerPrincipal: options.maxSessionsPerPrincipal,
     fastToolCalls: options.fastToolCalls,
     ...(options.now === undefined ? {} : { now: options.now })
   })
@@ -201,8 +204,14 @@ function statefulSessions (fastify: FastifyInstance, options: ParsedOptions): Le
       return undefined
     }
     const session = await store.create(principalKey(principal), () => mountedServer(options.createServer({ principal, era: 'legacy' })))
-    if (session === undefined) {
+    if (session === 'full') {
       sendJsonRpcError(reply.header('retry-after', '60'), 503, JsonRpcCode.ServerError, 'Service Unavailable: too many sessions, try again later')
+      return undefined
+    }
+    if (session === 'quota') {
+      sendJsonRpcError(reply.header('retry-after', '60'), 503, JsonRpcCode.ServerError,
+        `Service Unavailable: you hold ${options.maxSessionsPerPrincipal} sessions, the most one principal may; end one (DELETE) or let idle ones expire`)
+      return undefined
     }
     return session
   }
