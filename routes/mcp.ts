@@ -3,6 +3,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/server'
 import { z } from 'zod'
 import { parseOptions } from '../plugins/auth/options.js'
 import { MCP_AUTH_INVALID_OPTION, MCP_AUTH_MISSING_CREDENTIALS } from '../plugins/auth/errors.js'
+import { OPEN_ACCESS } from '../plugins/auth/none.js'
 import { principalKey, type Principal } from '../plugins/auth/principal.js'
 import { originHost } from '../plugins/origin-host.js'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
@@ -111,7 +112,9 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
   if (!fastify.hasRequestDecorator('principal')) {
     throw new MCP_AUTH_INVALID_OPTION('mcp-routes', 'scope: no auth strategy is registered in this scope; register one (or the none strategy) before the MCP routes')
   }
-  await fastify.register(originHost, { allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins, publicUrl: options.publicUrl })
+  // With authentication off, no web page may call the tools unless named: any local page could.
+  const allowedOrigins = options.allowedOrigins ?? (fastify.hasDecorator(OPEN_ACCESS) ? [] : undefined)
+  await fastify.register(originHost, { allowedHosts: options.allowedHosts, allowedOrigins, publicUrl: options.publicUrl })
   fastify.removeContentTypeParser('text/plain')
   fastify.setErrorHandler(bodyErrors)
 

@@ -7,3 +7,4 @@ export const MCP_AUTH_TOKEN_REVOKED = createError('MCP_AUTH_TOKEN_REVOKED', 'tok
 export const MCP_AUTH_RATE_LIMITED = createError<[string]>('MCP_AUTH_RATE_LIMITED', 'rate limit exceeded: %s', 429)
 export const MCP_AUTH_RATE_LIMIT_UNAVAILABLE = createError('MCP_AUTH_RATE_LIMIT_UNAVAILABLE', 'rate-limit store unreachable, try again shortly', 503)
 export const MCP_AUTH_INVALID_OPTION = createError<[string, string]>('MCP_AUTH_INVALID_OPTION', '%s: invalid option %s')
+export const MCP_AUTH_NOT_LOOPBACK = createError('MCP_AUTH_NOT_LOOPBACK', 'authentication is off here (strategy none): only connections from this machine are served', 403)

@@ -5,6 +5,11 @@ import { accepted, type Authenticator } from './authenticator.js'
 import { addAuthHook } from './hook.js'
 import { parseOptions, permissionsSchema } from './options.js'
 import { frozenPrincipal } from './principal.js'
+import { MCP_AUTH_NOT_LOOPBACK } from './errors.js'
+import { isLoopbackAddress } from '../origin-host.js'
+
+/** Decorated by the none strategy on the scope it guards. */
+export const OPEN_ACCESS = 'mcpAuthOpenAccess'
 
 export const noneOptionsSchema = z.strictObject({
   permissions: permissionsSchema.default(['*'])
@@ -12,19 +17,35 @@ export const noneOptionsSchema = z.strictObject({
 
 export type NoneOptions = z.input<typeof noneOptionsSchema>
 
-/** No authentication: every request acts as `anonymous`. For local development on loopback only. */
+/**
+ * No authentication: every request acts as `anonymous`. For local development on loopback only:
+ * a connection that did not arrive on a loopback address is refused (403), whatever address the
+ * app listens on.
+ */
 export function createNoneAuthenticator (_fastify: FastifyInstance | undefined, options: NoneOptions = {}): Authenticator {
   const { permissions } = parseOptions('none', noneOptionsSchema, options)
   const anonymous = frozenPrincipal({ id: 'anonymous', strategy: 'none', permissions: [...permissions] })
   return {
     strategy: 'none',
-    authenticate: () => accepted(anonymous),
+    authenticate: (request) => {
+      const local = request.socket?.localAddress
+      if (local !== undefined && !isLoopbackAddress(local)) throw new MCP_AUTH_NOT_LOOPBACK()
+      return accepted(anonymous)
+    },
     challenge: () => ''
   }
 }
 
 async function noneAuthPlugin (fastify: FastifyInstance, options: NoneOptions): Promise<void> {
   addAuthHook(fastify, [createNoneAuthenticator(fastify, options)])
+  // The MCP routes take this as the signal to accept no cross-origin page by default.
+  if (!fastify.hasDecorator(OPEN_ACCESS)) fastify.decorate(OPEN_ACCESS, true)
+  fastify.addHook('onListen', function refuseRemote (done) {
+    if (this.addresses().some((address) => typeof address !== 'string' && !isLoopbackAddress(address.address))) {
+      this.log.error('SECURITY: authentication is off (strategy none) and the app listens on a non-loopback address: requests from other machines get 403; bind 127.0.0.1')
+    }
+    done()
+  })
 }
 
 export const noneAuth = fp(noneAuthPlugin, { fastify: '5.x', name: 'fastify-mcp-auth-none' })
