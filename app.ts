@@ -54,7 +54,7 @@ function serverOptions (config: Config, options: BuildAppOptions): FastifyServer
     http: nodeServer,
     ...(tls === undefined
       ? {}
-      : { https: { ...nodeServer, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile) }) } })
+      : { https: { ...nodeServer, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) } })
   } as FastifyServerOptions
 }
 

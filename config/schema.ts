@@ -25,8 +25,10 @@ const authSchema = z.strictObject({
 const tlsSchema = z.strictObject({
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
-  /** Client CA bundle, for deployments that also check client certificates. */
-  caFile: z.string().min(1).optional()
+  /** Refused: nothing checks client certificates yet, and an ignored CA would look like protection. */
+  caFile: z.string().optional().refine((value) => value === undefined, {
+    message: 'client certificates are not checked by any strategy yet: remove server.tls.caFile (it would be ignored)'
+  })
 })
 
 const serverSchema = z.strictObject({

@@ -28,7 +28,7 @@ t.test('defaults fill everything but the auth section', async (t) => {
   t.same(config.rateLimit, { timeWindow: 60000, tools: {}, failedAuth: { max: 10, timeWindow: 60000 } }, 'failed-auth throttling on by default, no per-principal limit')
   t.same(config.metrics.enabled, false, 'metrics off by default')
   t.same(config.audit, { enabled: true, includeArguments: false }, 'audit on by default')
-  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, maxBatchSize: 100, toolPermissions: {}, scopeHierarchy: {}, fastToolCalls: true })
+  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, maxSessionsPerPrincipal: 50, maxBatchSize: 100, toolPermissions: {}, scopeHierarchy: {}, fastToolCalls: true })
   t.equal(config.auth.apiKey?.header, 'x-api-key')
   t.equal(config.auth.apiKey?.keys[0]?.key, KEY)
 })
@@ -101,6 +101,11 @@ t.test('strategy none: selected by CALCULATOR_REQUIRE_AUTH=false, refused off lo
   t.same(problemsOf(() => parseConfig({ auth: { strategy: 'none' }, server: { host: '0.0.0.0' } }, { env: {} })),
     ['auth.strategy: strategy none (no authentication) is refused when binding 0.0.0.0; bind a loopback address such as 127.0.0.1'])
   t.same(problemsOf(() => parseConfig(apiKeyDoc(KEY), { env: { CALCULATOR_REQUIRE_AUTH: 'false', HOST: '0.0.0.0' } })).length, 1)
+})
+
+t.test('server.tls.caFile is refused while no strategy checks client certificates', async (t) => {
+  const doc = { server: { tls: { certFile: 'cert.pem', keyFile: 'key.pem', caFile: 'ca.pem' } }, auth: { strategy: 'none' } }
+  t.same(problemsOf(() => parseConfig(doc, { env: {} })), ['server.tls.caFile: client certificates are not checked by any strategy yet: remove server.tls.caFile (it would be ignored)'])
 })
 
 t.test('a selected strategy needs its section', async (t) => {
