@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { pino } from 'pino'
-import { mcpOptions, protectedResource, tokenIssuing } from './config/deployment.js'
+import { challengeScopes, hostRules, mcpOptions, protectedResource, tokenIssuing } from './config/deployment.js'
 import { chosenStrategies, isLoopback, type Config } from './config/schema.js'
 import { createAuditLog, fanOut, silentAudit, type AuditSink } from './plugins/audit.js'
 import type { DeploymentContext } from './plugins/auth/authenticator.js'
@@ -10,6 +10,7 @@ import { sha256 } from './plugins/auth/compare.js'
 import { configuredAuth } from './plugins/auth/configured.js'
 import { redactedPaths, safeRequestSerializer } from './plugins/logging.js'
 import { createMetrics, type Metrics } from './plugins/metrics.js'
+import { originHost, type HostCheck } from './plugins/origin-host.js'
 import { rateLimits } from './plugins/rate-limits.js'
 import healthRoutes from './routes/health.js'
 import { createSessionStore, mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
@@ -118,7 +119,10 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     done(null, payload)
   })
 
-  const metadata = protectedResource(config)
+  // Known once the Host check is registered (below); URLs are built from the Host only if it names hosts.
+  let hostCheck: HostCheck | undefined
+  const hostCheckedByName = (): boolean => hostCheck?.byName() ?? false
+  const metadata = protectedResource(config, hostCheckedByName)
   const routeOptions: McpRoutesOptions = { ...mcpOptions(config, metadata), ...options.mcp }
   const sessionStore = routeOptions.sessionStore ?? (config.mcp.sessions === 'stateful' ? createSessionStore(routeOptions) : undefined)
   const audit = auditSink(config, options.logStream)
@@ -134,9 +138,9 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     })
   }
 
-  const issuing = tokenIssuing(config, app.log)
+  const issuing = tokenIssuing(config, app.log, hostCheckedByName)
   const context: DeploymentContext = {
-    ...(metadata === undefined ? {} : { resourceMetadataUrl: (request) => resourceMetadataUrl(request, metadata), challengeScopes: metadata.scopes }),
+    ...(metadata === undefined ? {} : { resourceMetadataUrl: (request) => resourceMetadataUrl(request, metadata), challengeScopes: challengeScopes(config, metadata) }),
     ...(issuing === undefined ? {} : { isRevoked: issuing.isRevoked })
   }
   const readiness: Array<{ name: string, ready: () => Promise<boolean> }> = []
@@ -145,13 +149,14 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
     app.addHook('onClose', async () => { await issuing.store.close() })
     if (!await issuing.connected) app.log.warn('the token store (Redis) is not reachable yet: token requests get 503 until it is')
     if (config.store.redisUrl !== undefined) readiness.push({ name: 'token store', ready: () => issuing.store.ready() })
-    await app.register(tokenRoutes, issuing.routes)
-    if (issuing.metadata !== undefined) await app.register(authorizationServerRoutes, issuing.metadata)
   }
-  if (metadata !== undefined) await app.register(wellKnownRoutes, metadata)
 
-  await app.register(async function protectedMcp (scope) {
-    const limits = await rateLimits(scope, {
+  // Everything clients reach (the MCP endpoint, the metadata documents, the token endpoint)
+  // answers only to the Host names it should: DNS-rebinding protection, before anything else.
+  // Health and metrics stay outside (probes address the server by its IP).
+  await app.register(async function publicApi (api) {
+    // One set of counters for the whole API: a failed login at the token endpoint counts for the MCP endpoint too.
+    const limits = await rateLimits(api, {
       perPrincipal: config.rateLimit.max === undefined ? undefined : { max: config.rateLimit.max, timeWindow: config.rateLimit.timeWindow },
       tools: config.rateLimit.tools,
       failedAuth: config.rateLimit.failedAuth === false ? undefined : config.rateLimit.failedAuth,
@@ -159,10 +164,24 @@ export async function buildApp (config: Config, options: BuildAppOptions = {}): 
       audit: sink
     })
     if (config.rateLimit.redisUrl !== undefined) readiness.push({ name: 'rate-limit store', ready: limits.ready })
-    scope.addHook('onClose', async () => { await limits.close() })
-    await scope.register(configuredAuth, { auth: config.auth, context, hook: { audit: sink, throttle: limits.throttle } })
-    limits.addPrincipalLimits()
-    await scope.register(mcpRoutes, { ...routeOptions, audit: sink, ...(sessionStore === undefined ? {} : { sessionStore }) })
+    api.addHook('onClose', async () => { await limits.close() })
+    await api.register(async function oauthDocuments (documents) {
+      // Read cross-origin by design (no Origin check); refusals in each route's own error format.
+      await documents.register(originHost, { ...hostRules(config), origins: false, answer: 'error' })
+      hostCheck = documents.mcpAuthHostChecked
+      if (issuing !== undefined) {
+        await documents.register(tokenRoutes, { ...issuing.routes, audit: sink, throttle: limits.throttle })
+        if (issuing.metadata !== undefined) await documents.register(authorizationServerRoutes, issuing.metadata)
+      }
+      if (metadata !== undefined) await documents.register(wellKnownRoutes, metadata)
+    })
+    await api.register(async function protectedMcp (scope) {
+      // Host and Origin are checked before any credential is: a foreign page never counts as a failed login.
+      await scope.register(originHost, hostRules(config))
+      await scope.register(configuredAuth, { auth: config.auth, context, hook: { audit: sink, throttle: limits.throttle } })
+      limits.addPrincipalLimits(scope)
+      await scope.register(mcpRoutes, { ...routeOptions, audit: sink, ...(sessionStore === undefined ? {} : { sessionStore }) })
+    })
   })
   await app.register(healthRoutes, { checks: readiness })
 

@@ -13,7 +13,7 @@ await app.register(async (mcp) => {
     jwksUrl: process.env.OIDC_JWKS_URL ?? `${issuer}/jwks`,
     issuer,
     audience: resource,
-    deployment: { resourceMetadataUrl: () => metadataUrl, challengeScopes: ['calculator:add'] }
+    deployment: { resourceMetadataUrl: () => metadataUrl, challengeScopes: () => ['calculator:add'] }
   })
   await mcp.register(mcpRoutes, { path: '/mcp', resourceMetadataUrl: () => metadataUrl })
 })

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
+import { MCP_AUTH_HOST_NOT_ALLOWED, MCP_AUTH_ORIGIN_NOT_ALLOWED } from './auth/errors.js'
 
 export interface OriginHostOptions {
   /**
@@ -17,6 +18,32 @@ export interface OriginHostOptions {
   allowedOrigins?: readonly string[] | undefined
   /** The URL clients use to reach the server (behind a proxy): its host and origin are accepted. */
   publicUrl?: string | undefined
+  /** Check the Host header (default true). */
+  hosts?: boolean
+  /** Check the Origin header (default true); off for documents meant to be read cross-origin. */
+  origins?: boolean
+  /**
+   * How a refusal is answered: a JSON-RPC error body (default, for MCP endpoints), or an error
+   * (MCP_AUTH_HOST_NOT_ALLOWED, MCP_AUTH_ORIGIN_NOT_ALLOWED) the scope's error handler formats.
+   */
+  answer?: 'jsonrpc' | 'error'
+}
+
+/** Decorated where each rule applies, so that nested plugins do not apply it a second time. */
+export const HOST_CHECKED = 'mcpAuthHostChecked'
+export const ORIGIN_CHECKED = 'mcpAuthOriginChecked'
+
+/** What the Host check in this scope guarantees. */
+export interface HostCheck {
+  /** Whether every request's Host has been checked against a list of names (not "any host"). */
+  byName: () => boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set by the origin-host plugin where it checks the Host header. */
+    mcpAuthHostChecked?: HostCheck
+  }
 }
 
 /** The Host names a server bound to loopback answers to by default. */
@@ -78,26 +105,37 @@ function defaultRules (options: OriginHostOptions, loopbackOnly: boolean): Rules
  * and not allowed, gets 403 with a JSON-RPC error body.
  */
 async function originHostPlugin (fastify: FastifyInstance, options: OriginHostOptions): Promise<void> {
+  const checkHosts = options.hosts !== false
+  const checkOrigins = options.origins !== false
   let rules = defaultRules(options, true)
+  // Routes registered below (mcpRoutes) see what is already checked.
+  if (checkHosts) {
+    const check: HostCheck = { byName: () => rules.hosts !== undefined && !rules.hosts.includes('*') }
+    fastify.decorate(HOST_CHECKED, check)
+  }
+  if (checkOrigins) fastify.decorate(ORIGIN_CHECKED, true)
   if (options.allowedHosts === undefined || options.allowedOrigins === undefined) {
     fastify.addHook('onListen', function learnAddresses (done) {
       const loopbackOnly = this.addresses().every((address) => typeof address === 'string' ? false : isLoopbackAddress(address.address))
       rules = defaultRules(options, loopbackOnly)
-      if (rules.hosts === undefined) {
+      if (checkHosts && rules.hosts === undefined) {
         this.log.warn('SECURITY: the MCP endpoint listens on a non-loopback address and accepts any Host header (no DNS-rebinding protection); set allowedHosts (or publicUrl) to the names clients use')
       }
       done()
     })
   }
+  const refuse = options.answer === 'error'
+    ? (_reply: FastifyReply, done: HookHandlerDoneFunction, error: Error) => done(error)
+    : (reply: FastifyReply, _done: HookHandlerDoneFunction, error: Error) => { sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, `Forbidden: ${error.message}`) }
   fastify.addHook('onRequest', function checkOriginAndHost (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const host = request.headers.host
-    if (!hostAllowed(host, rules.hosts)) {
-      sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Host header not allowed')
+    if (checkHosts && !hostAllowed(host, rules.hosts)) {
+      refuse(reply, done, new MCP_AUTH_HOST_NOT_ALLOWED())
       return
     }
     const origin = request.headers.origin
-    if (origin !== undefined && !originAllowed(origin, host, rules.origins)) {
-      sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, 'Forbidden: Origin not allowed')
+    if (checkOrigins && origin !== undefined && !originAllowed(origin, host, rules.origins)) {
+      refuse(reply, done, new MCP_AUTH_ORIGIN_NOT_ALLOWED())
       return
     }
     done()

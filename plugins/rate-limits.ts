@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { connected, createRedis, pings } from './token-store/redis-client.js'
 import type { AuditSink } from './audit.js'
 import { MCP_AUTH_RATE_LIMITED, MCP_AUTH_RATE_LIMIT_UNAVAILABLE } from './auth/errors.js'
-import type { FailedAuthThrottle } from './auth/hook.js'
+import { FailedAuthThrottled, type FailedAuthThrottle } from './auth/hook.js'
 import { principalKey } from './auth/principal.js'
 
 export interface Limit {
@@ -52,15 +52,16 @@ function toolsCalled (request: FastifyRequest): string[] {
 
 /**
  * Rate limits for the MCP scope, built on @fastify/rate-limit (its counters, in memory or Redis):
- * - failed authentications per client address, checked before any credential is (returned as a
- *   throttle for the auth hook);
+ * - failed authentications (returned as a throttle for the auth hook): cheap failures per client
+ *   address, counted after the check; password checks per address and per account, counted
+ *   before the work (see hook.ts for what is refused when);
  * - all requests per verified principal (an onRequest hook that must run after authentication,
  *   so an unauthenticated client can never spend a principal's budget);
  * - tools/call per principal and tool (a preHandler, once the body names the tool).
  * Over a limit: 429 with Retry-After and RateLimit-* headers. A counter store that cannot answer
  * fails closed: 503.
  */
-export async function rateLimits (scope: FastifyInstance, options: RateLimitOptions): Promise<{ throttle: FailedAuthThrottle | undefined, addPrincipalLimits: () => void, ready: () => Promise<boolean>, close: () => Promise<void> }> {
+export async function rateLimits (scope: FastifyInstance, options: RateLimitOptions): Promise<{ throttle: FailedAuthThrottle | undefined, addPrincipalLimits: (target?: FastifyInstance) => void, ready: () => Promise<boolean>, close: () => Promise<void> }> {
   const redis = options.redisUrl === undefined ? undefined : createRedis(options.redisUrl)
   if (redis !== undefined && !await connected(redis, 3000)) scope.log.warn('the rate-limit store (Redis) is not reachable yet: requests get 503 until it is')
   await scope.register(rateLimit, { global: false, skipOnError: false, nameSpace: 'fastify-mcp-auth-rl:', ...(redis === undefined ? {} : { redis }) })
@@ -85,39 +86,29 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
   let throttle: FailedAuthThrottle | undefined
   if (options.failedAuth !== undefined) {
     const failedAuth = options.failedAuth
-    const failures = create(failedAuth, (request) => `fail:${request.ip}`)
-    // In-process counters: addresses with no failure in the current window need no lookup at all,
-    // which keeps the check off the hot path. Shared (Redis) counters are always asked.
-    const recent = redis === undefined ? new Map<string, number>() : undefined
+    const accounts = new WeakMap<FastifyRequest, string>()
+    const perAddress = create(failedAuth, (request) => `fail:${request.ip}`)
+    const perAccount = create(failedAuth, (request) => `fail-account:${accounts.get(request) ?? ''}`)
+    const over = (result: LimitResult): number | undefined => !result.isAllowed && result.isExceeded ? waitSeconds(result) : undefined
     throttle = {
-      blocked: async (request) => {
-        if (recent !== undefined) {
-          const until = recent.get(request.ip)
-          if (until === undefined) return undefined
-          if (until < Date.now()) {
-            recent.delete(request.ip)
-            return undefined
-          }
-        }
-        const result = await check(failures, request, false)
-        return !result.isAllowed && result.remaining === 0 ? waitSeconds(result) : undefined
+      // Counted before the work, so concurrent attempts cannot all slip under the limit: at most
+      // the limit's worth of password checks run per window, per address and per account.
+      beforeCostlyCheck: async (request, account) => {
+        accounts.set(request, account)
+        const [address, named] = await Promise.all([check(perAddress, request), check(perAccount, request)])
+        const wait = Math.max(over(address) ?? 0, over(named) ?? 0)
+        if (wait > 0) throw new FailedAuthThrottled(wait)
       },
-      recordFailure: async (request) => {
-        const result = await check(failures, request)
-        if (recent !== undefined) {
-          recent.delete(request.ip)
-          recent.set(request.ip, Date.now() + waitSeconds(result) * 1000)
-          if (recent.size > 100_000) recent.delete(recent.keys().next().value as string)
-        }
-      }
+      recordFailure: async (request) => over(await check(perAddress, request))
     }
   }
 
-  const addPrincipalLimits = (): void => {
+  /** The per-principal and per-tool limits, on `target` (a scope inside `scope`, after its auth hook). */
+  const addPrincipalLimits = (target: FastifyInstance = scope): void => {
     const perPrincipal = options.perPrincipal
     if (perPrincipal !== undefined) {
       const limiter = create(perPrincipal, (request) => `p:${request.principal === null ? '' : principalKey(request.principal)}`)
-      scope.addHook('onRequest', async function principalRateLimit (request, reply) {
+      target.addHook('onRequest', async function principalRateLimit (request, reply) {
         if (request.principal === null) return
         const result = await check(limiter, request)
         headers(reply, result)
@@ -129,7 +120,7 @@ export async function rateLimits (scope: FastifyInstance, options: RateLimitOpti
       const current = new WeakMap<FastifyRequest, string>()
       const limiters = new Map(toolLimits.map(([tool, limit]) =>
         [tool, create(limit, (request) => `t:${current.get(request) ?? ''}:${request.principal === null ? '' : principalKey(request.principal)}`)]))
-      scope.addHook('preHandler', async function toolRateLimit (request, reply) {
+      target.addHook('preHandler', async function toolRateLimit (request, reply) {
         for (const tool of toolsCalled(request)) {
           const limiter = limiters.get(tool)
           if (limiter === undefined) continue

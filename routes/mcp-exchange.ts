@@ -18,7 +18,7 @@ const BEARER_STRATEGIES = new Set(['bearer', 'jwt'])
 export interface ExchangeContext {
   access: ToolAccess
   /** The RFC 9728 metadata URL to name in a 403 challenge, when the deployment publishes one. */
-  resourceMetadataUrl?: ((request: FastifyRequest) => string) | undefined
+  resourceMetadataUrl?: ((request: FastifyRequest) => string | undefined) | undefined
   audit: AuditSink
 }
 
@@ -45,7 +45,8 @@ function forbid (exchange: Exchange, denied: readonly DeniedCall[]): FastifyRepl
   // Refresh tokens are not something a resource requires: offline_access is never asked for.
   const scopes = [...new Set(denied.map((call) => call.permission))].filter((scope) => scope !== 'offline_access').join(' ')
   const params = ['error="insufficient_scope"', ...(scopes === '' ? [] : [`scope=${quote(scopes)}`])]
-  if (context.resourceMetadataUrl !== undefined) params.push(`resource_metadata=${quote(context.resourceMetadataUrl(request))}`)
+  const metadataUrl = context.resourceMetadataUrl?.(request)
+  if (metadataUrl !== undefined) params.push(`resource_metadata=${quote(metadataUrl)}`)
   const first = denied[0] as DeniedCall
   return reply
     .code(403)

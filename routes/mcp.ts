@@ -5,7 +5,7 @@ import { parseOptions } from '../plugins/auth/options.js'
 import { MCP_AUTH_INVALID_OPTION, MCP_AUTH_MISSING_CREDENTIALS } from '../plugins/auth/errors.js'
 import { OPEN_ACCESS } from '../plugins/auth/none.js'
 import { principalKey, type Principal } from '../plugins/auth/principal.js'
-import { originHost } from '../plugins/origin-host.js'
+import { HOST_CHECKED, ORIGIN_CHECKED, originHost } from '../plugins/origin-host.js'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { classifyPost } from '../mcp/inbound.js'
 import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
@@ -48,7 +48,7 @@ export const mcpRoutesOptionsSchema = z.strictObject({
   /** Replaces the permission check (principal, tool, permission) => boolean | Promise<boolean>; errors deny. */
   accessCheck: z.custom<AccessCheck>((value) => typeof value === 'function', 'expected a function').optional(),
   /** The RFC 9728 metadata URL for a request, named in 403 challenges. */
-  resourceMetadataUrl: z.custom<(request: FastifyRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+  resourceMetadataUrl: z.custom<(request: FastifyRequest) => string | undefined>((value) => typeof value === 'function', 'expected a function').optional(),
   /** Receives tool-call and permission events (the audit log, metrics); default: the request log. */
   audit: z.custom<AuditSink>((value) => typeof value === 'object' && value !== null).optional(),
   /** Stateful: a session store to use instead of a new one (to read its state from outside). */
@@ -112,9 +112,14 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
   if (!fastify.hasRequestDecorator('principal')) {
     throw new MCP_AUTH_INVALID_OPTION('mcp-routes', 'scope: no auth strategy is registered in this scope; register one (or the none strategy) before the MCP routes')
   }
-  // With authentication off, no web page may call the tools unless named: any local page could.
-  const allowedOrigins = options.allowedOrigins ?? (fastify.hasDecorator(OPEN_ACCESS) ? [] : undefined)
-  await fastify.register(originHost, { allowedHosts: options.allowedHosts, allowedOrigins, publicUrl: options.publicUrl })
+  // What an enclosing scope does not check already (buildApp checks both, before authentication).
+  const hosts = !fastify.hasDecorator(HOST_CHECKED)
+  const origins = !fastify.hasDecorator(ORIGIN_CHECKED)
+  if (hosts || origins) {
+    // With authentication off, no web page may call the tools unless named: any local page could.
+    const allowedOrigins = options.allowedOrigins ?? (fastify.hasDecorator(OPEN_ACCESS) ? [] : undefined)
+    await fastify.register(originHost, { allowedHosts: options.allowedHosts, allowedOrigins, publicUrl: options.publicUrl, hosts, origins })
+  }
   fastify.removeContentTypeParser('text/plain')
   fastify.setErrorHandler(bodyErrors)
 

@@ -1,78 +1,169 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { createClientAuthenticator, type ClientEntry } from '../plugins/auth/client-credentials.js'
+import { FailedAuthThrottled, type FailedAuthThrottle } from '../plugins/auth/hook.js'
 import { OAuthError, type TokenService } from '../plugins/auth/token-service.js'
 import type { Principal } from '../plugins/auth/principal.js'
+
+/**
+ * RFC 8707: the `aud` of a token for `resource` (an absolute URI, normalized by WHATWG URL):
+ * a string, undefined to keep the deployment's default audience, or false when `resource` is not
+ * this server's (`invalid_target`).
+ */
+export type AudienceFor = (resource: string, request: FastifyRequest) => string | undefined | false
 
 export interface TokenRoutesOptions {
   clients: readonly ClientEntry[]
   service: TokenService
   /** The claims of an access token this deployment signed, or undefined. */
   verifyOwnToken: (token: string) => Record<string, unknown> | undefined
+  /** Which `resource` values name this server; without it every `resource` gets `invalid_target`. */
+  audienceFor?: AudienceFor
   realm?: string
+  /** The largest request body, in bytes (default 16 KiB: a token request is a few hundred). */
+  bodyLimit?: number
+  /** Receives every client authentication attempt (default: the request log, failures only). */
+  audit?: AuditSink | undefined
+  /** The failed-authentication limits, shared with the MCP endpoint's (see plugins/rate-limits.ts). */
+  throttle?: FailedAuthThrottle | undefined
 }
 
 export const TOKEN_PATH = '/oauth/token'
 export const REVOCATION_PATH = '/oauth/revoke'
+export const TOKEN_BODY_LIMIT = 16 * 1024
 
-function field (body: unknown, name: string): string | undefined {
-  const value = (body as Record<string, unknown> | undefined)?.[name]
-  if (value === undefined) return undefined
-  if (typeof value !== 'string') throw new OAuthError('invalid_request', `${name} must be a single string`)
-  return value
+/** The parameters these endpoints read; every other one is ignored (RFC 6749 §3.2). */
+const KNOWN = ['grant_type', 'scope', 'refresh_token', 'resource', 'client_id', 'client_secret', 'token', 'token_type_hint'] as const
+type Parameter = typeof KNOWN[number]
+
+interface TokenParameters {
+  /** A parameter sent once, empty ones as if omitted (RFC 6749 §3.1). */
+  get: (name: Exclude<Parameter, 'resource'>) => string | undefined
+  /** RFC 8707 allows `resource` more than once. */
+  resources: string[]
 }
 
 /**
- * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh) and the revocation
- * endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
+ * The known parameters of a form or JSON body: strings, each at most once (RFC 6749 §3.1), or
+ * `invalid_request`. Checked before client authentication, so a malformed request is a 400 even
+ * when its client_id is given twice.
+ */
+function parameters (body: unknown): TokenParameters {
+  const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? body as Record<string, unknown> : {}
+  const values = new Map<Parameter, string[]>()
+  for (const name of KNOWN) {
+    if (!Object.hasOwn(fields, name)) continue
+    const value = fields[name]
+    // A form gives an array for a repeated parameter; JSON may give one for resource only.
+    const list = Array.isArray(value) && name === 'resource' ? value : [value]
+    if (Array.isArray(value) && value.length > 1 && name !== 'resource') throw new OAuthError('invalid_request', `${name} must not be given more than once`)
+    if (!list.every((item): item is string => typeof item === 'string')) throw new OAuthError('invalid_request', `${name} must be a string`)
+    values.set(name, list.filter((item) => item !== ''))
+  }
+  return { get: (name) => values.get(name)?.[0], resources: values.get('resource') ?? [] }
+}
+
+/** RFC 8707 §2: the requested audience, from zero or more `resource` values naming one resource. */
+function audience (resources: readonly string[], request: FastifyRequest, audienceFor: AudienceFor | undefined): string | undefined {
+  if (resources.length === 0) return undefined
+  const targets = new Set(resources.map((resource) => {
+    if (resource.includes('#') || !URL.canParse(resource)) throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment')
+    return new URL(resource).href
+  }))
+  if (targets.size > 1) throw new OAuthError('invalid_target', 'a token here is for one resource: give one resource')
+  const [target = ''] = targets
+  const decided = audienceFor === undefined ? false : audienceFor(target, request)
+  if (decided === false) throw new OAuthError('invalid_target', 'resource is not one this server issues tokens for (see its protected resource metadata)')
+  return decided
+}
+
+/** Fixed texts for the framework's own 4xx errors (body parsing), never echoing the request. */
+function describe (error: Error & { code?: string }): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return 'request body is too large'
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'send application/x-www-form-urlencoded (or application/json)'
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY': return 'request body is not valid JSON'
+    default: return 'malformed request'
+  }
+}
+
+/**
+ * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh, RFC 8707 resource) and the
+ * revocation endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
  */
 export default async function tokenRoutes (fastify: FastifyInstance, options: TokenRoutesOptions): Promise<void> {
   await fastify.register(formbody)
-  const authenticateClient = await createClientAuthenticator(fastify, options.clients)
+  const verifyClient = await createClientAuthenticator(fastify, options.clients, options.throttle)
   const realm = options.realm ?? 'oauth'
+  const routeOptions = { bodyLimit: options.bodyLimit ?? TOKEN_BODY_LIMIT }
+  const audit = options.audit ?? requestLogAudit()
+
+  /** Client authentication for both endpoints, in one place: every attempt is audited. */
+  async function authenticateClient (request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
+    try {
+      const client = await verifyClient(request, reply)
+      audit.auth(request, { strategy: 'client', outcome: 'success', principal: client.id })
+      return client
+    } catch (error) {
+      if (error instanceof FailedAuthThrottled) {
+        audit.auth(request, { strategy: 'client', outcome: 'throttled', reason: 'too_many_failures' })
+        audit.rateLimited(request, 'failed_auth')
+      } else if (error instanceof OAuthError && error.error === 'invalid_client') {
+        const sent = request.headers.authorization !== undefined || (request.body as Record<string, unknown> | undefined)?.client_id !== undefined
+        audit.auth(request, { strategy: 'client', outcome: 'failure', reason: sent ? 'invalid_credentials' : 'missing_credentials' })
+      }
+      throw error
+    }
+  }
 
   fastify.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
   })
-  fastify.setErrorHandler(function oauthErrors (error: Error & { statusCode?: number }, request, reply) {
+  fastify.setErrorHandler(function oauthErrors (error: Error & { statusCode?: number, code?: string }, request, reply) {
     if (error instanceof OAuthError) {
       if (error.status === 401) reply.header('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`)
-      request.log.info({ event: 'auth', strategy: 'client', outcome: 'failure', reason: error.error }, 'token request refused')
+      request.log.info({ event: 'token', outcome: 'refused', reason: error.error }, 'token request refused')
       return reply.code(error.status).send({ error: error.error, error_description: error.description })
+    }
+    // RFC 6749 has no error for this; 429 and Retry-After say it, in the §5.2 shape.
+    if (error instanceof FailedAuthThrottled) {
+      return reply.code(429).header('retry-after', String(error.retryAfter)).send({ error: 'temporarily_unavailable', error_description: error.message })
+    }
+    if (error.code === 'MCP_AUTH_HOST_NOT_ALLOWED') {
+      return reply.code(403).send({ error: 'invalid_request', error_description: 'Host header not allowed' })
     }
     if (error.statusCode === 503) {
       return reply.code(503).header('retry-after', '1').send({ error: 'temporarily_unavailable', error_description: error.message })
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply.code(400).send({ error: 'invalid_request', error_description: error.message })
+      return reply.code(400).send({ error: 'invalid_request', error_description: describe(error) })
     }
     throw error
   })
 
-  fastify.post(TOKEN_PATH, async function token (request: FastifyRequest, reply: FastifyReply) {
-    const client: Principal = await authenticateClient(request, reply)
-    const grantType = field(request.body, 'grant_type')
-    const scope = field(request.body, 'scope')
-    request.log.info({ event: 'auth', strategy: 'client', outcome: 'success', principal: client.id, grant: grantType }, 'token request')
-    switch (grantType) {
-      case 'client_credentials':
-        return await options.service.issue(client.id, options.service.narrow(client.permissions, scope))
-      case 'refresh_token': {
-        const refreshToken = field(request.body, 'refresh_token')
-        if (refreshToken === undefined || refreshToken === '') throw new OAuthError('invalid_request', 'refresh_token is required')
-        return await options.service.refresh(client.id, refreshToken, scope)
-      }
-      case undefined:
-        throw new OAuthError('invalid_request', 'grant_type is required')
-      default:
-        throw new OAuthError('unsupported_grant_type', 'supported grant types: client_credentials, refresh_token')
-    }
+  fastify.post(TOKEN_PATH, routeOptions, async function token (request: FastifyRequest, reply: FastifyReply) {
+    const params = parameters(request.body)
+    const client = await authenticateClient(request, reply)
+    const grantType = params.get('grant_type')
+    const supported = grantType === 'client_credentials' || grantType === 'refresh_token'
+    // Only a known grant type is logged: the field is the client's to fill.
+    request.log.info({ event: 'token', principal: client.id, grant: supported ? grantType : 'other' }, 'token request')
+    if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
+    if (!supported) throw new OAuthError('unsupported_grant_type', 'supported grant types: client_credentials, refresh_token')
+    const grant = { scope: params.get('scope'), audience: audience(params.resources, request, options.audienceFor) }
+    if (grantType === 'client_credentials') return await options.service.issue(client.id, client.permissions, grant)
+    const refreshToken = params.get('refresh_token')
+    if (refreshToken === undefined) throw new OAuthError('invalid_request', 'refresh_token is required')
+    return await options.service.refresh(client.id, refreshToken, grant)
   })
 
-  fastify.post(REVOCATION_PATH, async function revoke (request: FastifyRequest, reply: FastifyReply) {
+  fastify.post(REVOCATION_PATH, routeOptions, async function revoke (request: FastifyRequest, reply: FastifyReply) {
+    const params = parameters(request.body)
     const client = await authenticateClient(request, reply)
-    const token = field(request.body, 'token')
-    if (token === undefined || token === '') throw new OAuthError('invalid_request', 'token is required')
+    const token = params.get('token')
+    if (token === undefined) throw new OAuthError('invalid_request', 'token is required')
     await options.service.revoke(client.id, token, options.verifyOwnToken(token))
     // RFC 7009 §2.2: the same answer whether or not the token was valid or known.
     return reply.code(200).send({})

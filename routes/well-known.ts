@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource'
 
@@ -6,20 +6,39 @@ export interface ResourceLocation {
   /** The public base URL (`server.publicUrl`); without it, the request's own scheme and Host. */
   publicUrl?: string | undefined
   mcpPath: string
+  /**
+   * Whether the request's Host was checked against a list of names. Without `publicUrl`, URLs
+   * are built from the Host only then: an unchecked one is whatever the client wrote.
+   */
+  hostCheckedByName?: (() => boolean) | undefined
 }
 
-function baseUrl (request: FastifyRequest, location: ResourceLocation): string {
-  return (location.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '')
+function baseUrl (request: FastifyRequest, location: ResourceLocation): string | undefined {
+  if (location.publicUrl !== undefined) return location.publicUrl.replace(/\/+$/, '')
+  if (location.hostCheckedByName !== undefined && !location.hostCheckedByName()) return undefined
+  return `${request.protocol}://${request.host}`
 }
 
-/** The canonical URL of the MCP resource (what tokens' `aud` must name, RFC 8707). */
-export function resourceUrl (request: FastifyRequest, location: ResourceLocation): string {
-  return baseUrl(request, location) + location.mcpPath
+/** The canonical URL of the MCP resource (what tokens' `aud` must name, RFC 8707); undefined when no trustworthy base is known. */
+export function resourceUrl (request: FastifyRequest, location: ResourceLocation): string | undefined {
+  const base = baseUrl(request, location)
+  return base === undefined ? undefined : base + location.mcpPath
 }
 
 /** Where its RFC 9728 metadata lives: the well-known path with the resource's path appended. */
-export function resourceMetadataUrl (request: FastifyRequest, location: ResourceLocation): string {
-  return new URL(PROTECTED_RESOURCE_PATH + location.mcpPath, baseUrl(request, location) + '/').href
+export function resourceMetadataUrl (request: FastifyRequest, location: ResourceLocation): string | undefined {
+  const base = baseUrl(request, location)
+  return base === undefined ? undefined : new URL(PROTECTED_RESOURCE_PATH + location.mcpPath, base + '/').href
+}
+
+/** Answers 404 (and says once in the log why) when the documents' URLs cannot be trusted. */
+function noTrustedBase (log: FastifyBaseLogger): (reply: FastifyReply) => FastifyReply {
+  let warned = false
+  return (reply) => {
+    if (!warned) log.warn('SECURITY: the OAuth metadata documents are not served: without server.publicUrl their URLs would come from an unchecked Host header; set server.publicUrl (or mcp.allowedHosts)')
+    warned = true
+    return reply.code(404).send({ statusCode: 404, code: 'MCP_AUTH_NOT_FOUND', error: 'Not Found', message: 'not available: this server has no trustworthy public URL (set server.publicUrl)' })
+  }
 }
 
 export interface ProtectedResourceOptions extends ResourceLocation {
@@ -38,10 +57,13 @@ export default async function wellKnownRoutes (fastify: FastifyInstance, options
     .header('access-control-allow-origin', '*')
     .header('access-control-allow-methods', 'GET, OPTIONS')
     .header('access-control-allow-headers', '*')
+  const unavailable = noTrustedBase(fastify.log)
   const metadata = async (request: FastifyRequest, reply: FastifyReply) => {
+    const resource = resourceUrl(request, options)
+    if (resource === undefined) return unavailable(reply)
     cors(reply).header('cache-control', 'public, max-age=300')
     return {
-      resource: resourceUrl(request, options),
+      resource,
       authorization_servers: options.authorizationServers,
       scopes_supported: options.scopes,
       bearer_methods_supported: ['header'],
@@ -58,6 +80,7 @@ export default async function wellKnownRoutes (fastify: FastifyInstance, options
 export interface AuthorizationServerOptions {
   issuer: string
   publicUrl?: string | undefined
+  hostCheckedByName?: (() => boolean) | undefined
   tokenPath: string
   revocationPath: string
   scopes: readonly string[]
@@ -65,9 +88,11 @@ export interface AuthorizationServerOptions {
 
 /** RFC 8414 metadata for the built-in token endpoint, so clients can find it from the issuer. */
 export async function authorizationServerRoutes (fastify: FastifyInstance, options: AuthorizationServerOptions): Promise<void> {
+  const unavailable = noTrustedBase(fastify.log)
   fastify.get('/.well-known/oauth-authorization-server', async (request, reply) => {
+    const base = baseUrl(request, { publicUrl: options.publicUrl, mcpPath: '', hostCheckedByName: options.hostCheckedByName })
+    if (base === undefined) return unavailable(reply)
     reply.header('access-control-allow-origin', '*').header('cache-control', 'public, max-age=300')
-    const base = baseUrl(request, { publicUrl: options.publicUrl, mcpPath: '' })
     const methods = ['client_secret_basic', 'client_secret_post']
     return {
       issuer: options.issuer,

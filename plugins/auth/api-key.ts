@@ -33,10 +33,11 @@ export function createApiKeyAuthenticator (_fastify: FastifyInstance | undefined
 
   return {
     strategy: 'api-key',
+    credentialHeaders: [headerName],
     authenticate (request: FastifyRequest) {
       const presented = request.headers[headerName]
       if (presented === undefined || presented === '') return missing
-      // A repeated header arrives as an array: ambiguous, so refused.
+      // A repeated header is refused by the hook (400); an array here means it ran without one.
       if (typeof presented !== 'string') return invalid
       const principal = secrets.match(presented)
       return principal === undefined ? invalid : accepted(principal)

@@ -7,20 +7,35 @@ export type AuthOutcome =
   | { ok: true, principal: Principal }
   | { ok: false, reason: FailureReason }
 
+/**
+ * What the auth hook offers a strategy during one attempt. A check that costs real work (a
+ * password hash) calls `beforeCostlyCheck` first, naming the account: the attempt is counted for
+ * the client address and the account, and refused (429) when either is over its failed-auth limit,
+ * before any work is done. Cheap checks (keys, tokens, signatures, cached passwords) never call it.
+ */
+export interface AuthAttempt {
+  beforeCostlyCheck: (account: string) => Promise<void>
+}
+
 /** What every strategy implements; the strategy plugins only wrap it in an `onRequest` hook. */
 export interface Authenticator {
   readonly strategy: string
-  authenticate (request: FastifyRequest, reply: FastifyReply): AuthOutcome | Promise<AuthOutcome>
+  authenticate (request: FastifyRequest, reply: FastifyReply, attempt?: AuthAttempt): AuthOutcome | Promise<AuthOutcome>
   /** The `WWW-Authenticate` challenge this strategy answers a failure with. */
   challenge (reason: FailureReason, request: FastifyRequest): string
+  /**
+   * Request headers (lower case) that carry this strategy's credential, besides `Authorization`:
+   * sent more than once, the request is refused as ambiguous (400) before any check.
+   */
+  readonly credentialHeaders?: readonly string[]
 }
 
 /** What a strategy may need to know about the deployment beyond its own options. */
 export interface DeploymentContext {
   /** The RFC 9728 protected resource metadata URL for a request, when the deployment publishes one. */
-  resourceMetadataUrl?: ((request: FastifyRequest) => string) | undefined
-  /** The scopes a 401 challenge names (the tools' permissions). */
-  challengeScopes?: readonly string[] | undefined
+  resourceMetadataUrl?: ((request: FastifyRequest) => string | undefined) | undefined
+  /** The scopes a 401 challenge names for a request: those the operation it asks for needs (none: no `scope=`). */
+  challengeScopes?: ((request: FastifyRequest) => readonly string[]) | undefined
   /** Whether a verified token has been revoked (throws when that cannot be known: fail closed). */
   isRevoked?: ((claims: Readonly<Record<string, unknown>>) => Promise<boolean>) | undefined
 }

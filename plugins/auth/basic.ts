@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { duration } from '../../config/duration.js'
-import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator } from './authenticator.js'
+import { accepted, invalid, missing, quote, type AuthAttempt, type AuthOutcome, type Authenticator } from './authenticator.js'
+import { MCP_AUTH_RATE_LIMITED } from './errors.js'
 import { addAuthHook } from './hook.js'
 import { HashedSecretVerifier } from './hashed-secrets.js'
 import { MCP_AUTH_BUSY } from './kdf-limiter.js'
@@ -49,9 +50,11 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
     parsed
   )
   const verdicts = new WeakMap<FastifyRequest, Principal>()
+  const attempts = new WeakMap<FastifyRequest, AuthAttempt>()
 
   async function validate (username: string, password: string, request: FastifyRequest): Promise<void> {
-    const principal = await users.verify(username, password)
+    const attempt = attempts.get(request)
+    const principal = await users.verify(username, password, attempt === undefined ? undefined : async () => await attempt.beforeCostlyCheck(username.normalize('NFC')))
     if (principal === undefined) throw new InvalidCredentials()
     verdicts.set(request, principal)
   }
@@ -68,14 +71,18 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
 
   return {
     strategy: 'basic',
-    authenticate: (request, reply) => new Promise<AuthOutcome>((resolve, reject) => {
+    authenticate: (request, reply, attempt) => new Promise<AuthOutcome>((resolve, reject) => {
+      if (attempt !== undefined) attempts.set(request, attempt)
       verifyBasic(request, reply, (error) => {
         const principal = verdicts.get(request)
         verdicts.delete(request)
+        attempts.delete(request)
         if (error === undefined && principal !== undefined) {
           resolve(accepted(principal))
         } else if (error instanceof MCP_AUTH_BUSY) {
           reply.header('retry-after', '1')
+          reject(error)
+        } else if (error instanceof MCP_AUTH_RATE_LIMITED) {
           reject(error)
         } else {
           const header = request.headers.authorization

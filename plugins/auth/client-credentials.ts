@@ -1,6 +1,7 @@
 import basicAuthPlugin from '@fastify/basic-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { HashedSecretVerifier } from './hashed-secrets.js'
+import type { FailedAuthThrottle } from './hook.js'
 import { frozenPrincipal, type Principal } from './principal.js'
 import { OAuthError } from './token-service.js'
 
@@ -12,6 +13,11 @@ export interface ClientEntry {
 
 type BasicAuthVerify = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void
 
+/** RFC 6749 §3.1: an empty parameter is as if it were not sent. */
+function given (value: unknown): boolean {
+  return value !== undefined && value !== ''
+}
+
 /** RFC 6749 §2.3.1: client id and secret are form-urlencoded before the Basic encoding. */
 function formDecode (value: string): string {
   return decodeURIComponent(value.replace(/\+/g, ' '))
@@ -20,9 +26,11 @@ function formDecode (value: string): string {
 /**
  * Authenticates an OAuth client at the token and revocation endpoints: HTTP Basic
  * (client_secret_basic, parsed by @fastify/basic-auth) or client_id/client_secret in the body
- * (client_secret_post), never both. Secrets are scrypt hashes, checked like Basic users' passwords.
+ * (client_secret_post), never both. Secrets are scrypt hashes, checked like Basic users' passwords;
+ * with a throttle, every check that runs the KDF is counted first, for the address and for the
+ * account `client:<id>`, and refused past the failed-auth limit (FailedAuthThrottled).
  */
-export async function createClientAuthenticator (fastify: FastifyInstance, clients: readonly ClientEntry[]): Promise<(request: FastifyRequest, reply: FastifyReply) => Promise<Principal>> {
+export async function createClientAuthenticator (fastify: FastifyInstance, clients: readonly ClientEntry[], throttle?: FailedAuthThrottle): Promise<(request: FastifyRequest, reply: FastifyReply) => Promise<Principal>> {
   const verifier = new HashedSecretVerifier<Principal>(
     clients.map((client) => [client.id, client.secretHash, frozenPrincipal({ id: client.id, strategy: 'client', permissions: [...client.permissions] })]),
     { cacheTtl: 60_000, cacheSize: 1000, kdfConcurrency: 2, kdfQueue: 64 }
@@ -41,7 +49,7 @@ export async function createClientAuthenticator (fastify: FastifyInstance, clien
 
   return async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>
-    const inBody = body.client_id !== undefined || body.client_secret !== undefined
+    const inBody = given(body.client_id) || given(body.client_secret)
     const header = request.headers.authorization
     let id: unknown
     let secret: unknown
@@ -62,7 +70,8 @@ export async function createClientAuthenticator (fastify: FastifyInstance, clien
       secret = body.client_secret
     }
     if (typeof id !== 'string' || id === '' || typeof secret !== 'string' || secret === '') throw invalidClient()
-    const client = await verifier.verify(id, secret)
+    const account = `client:${id}`
+    const client = await verifier.verify(id, secret, throttle === undefined ? undefined : async () => { await throttle.beforeCostlyCheck(request, account) })
     if (client === undefined) throw invalidClient()
     return client
   }

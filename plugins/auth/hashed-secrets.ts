@@ -45,12 +45,16 @@ export class HashedSecretVerifier<T> {
     this.#limiter = new KdfLimiter(options.kdfConcurrency, options.kdfQueue)
   }
 
-  /** The entry's value when `secret` matches `name`'s hash; undefined otherwise. */
-  async verify (name: string, secret: string): Promise<T | undefined> {
+  /**
+   * The entry's value when `secret` matches `name`'s hash; undefined otherwise. `beforeWork` runs
+   * before a KDF run, never for a pair found in the cache; what it throws refuses the check.
+   */
+  async verify (name: string, secret: string, beforeWork?: () => Promise<void>): Promise<T | undefined> {
     const entry = this.#entries.get(name.normalize('NFC'))
     const cacheKey = this.#cache.keyFor(name, secret, entry?.hashText ?? '')
     const cached = entry === undefined ? undefined : this.#cache.get(cacheKey)
     if (cached !== undefined) return cached
+    if (beforeWork !== undefined) await beforeWork()
     const hash = entry?.hash ?? this.#dummy
     const matches = await this.#checks.run(cacheKey, () => this.#limiter.run(() => verifyPassword(secret, hash)))
     if (entry === undefined || !matches) return undefined

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { requestLogAudit, type AuditSink } from '../audit.js'
-import type { AuthOutcome, Authenticator, FailureReason } from './authenticator.js'
-import { MCP_AUTH_INVALID_CREDENTIALS, MCP_AUTH_MISSING_CREDENTIALS, MCP_AUTH_RATE_LIMITED, MCP_AUTH_TOKEN_EXPIRED, MCP_AUTH_TOKEN_REVOKED } from './errors.js'
+import type { AuthAttempt, AuthOutcome, Authenticator, FailureReason } from './authenticator.js'
+import {
+  MCP_AUTH_AMBIGUOUS_CREDENTIALS, MCP_AUTH_INVALID_CREDENTIALS, MCP_AUTH_MISSING_CREDENTIALS, MCP_AUTH_RATE_LIMITED, MCP_AUTH_TOKEN_EXPIRED, MCP_AUTH_TOKEN_REVOKED
+} from './errors.js'
 
 const errorFor = {
   missing_credentials: MCP_AUTH_MISSING_CREDENTIALS,
@@ -10,16 +12,47 @@ const errorFor = {
   token_revoked: MCP_AUTH_TOKEN_REVOKED
 } satisfies Record<FailureReason, unknown>
 
-/** Failed authentications counted per client address, checked before any credential is. */
+/** Refused by the failed-auth limits: 429 with Retry-After. */
+export class FailedAuthThrottled extends MCP_AUTH_RATE_LIMITED {
+  readonly retryAfter: number
+
+  constructor (retryAfter: number) {
+    super(`too many failed authentications, retry in ${retryAfter} s`)
+    this.retryAfter = retryAfter
+  }
+}
+
+/**
+ * The failed-authentication limits the hook applies:
+ * - `beforeCostlyCheck`: a password check is counted before it runs, for the client address and
+ *   the account it names, and refused (throws FailedAuthThrottled) when either is over its limit;
+ * - `recordFailure`: a cheap check that failed is counted for the address; it answers the seconds
+ *   to wait when the address is now over its limit.
+ */
 export interface FailedAuthThrottle {
-  /** Seconds until this client may try again, or undefined when it may try now. */
-  blocked: (request: FastifyRequest, reply: FastifyReply) => Promise<number | undefined>
-  recordFailure: (request: FastifyRequest) => Promise<void>
+  beforeCostlyCheck: (request: FastifyRequest, account: string) => Promise<void>
+  recordFailure: (request: FastifyRequest) => Promise<number | undefined>
 }
 
 export interface AuthHookOptions {
   audit?: AuditSink | undefined
   throttle?: FailedAuthThrottle | undefined
+}
+
+/**
+ * The first credential header sent more than once, if any. Node keeps the first of two
+ * `Authorization` headers and joins repeated custom headers; either way, which credential was
+ * meant is a guess this hook does not make.
+ */
+function repeatedHeader (rawHeaders: readonly string[], names: ReadonlySet<string>): string | undefined {
+  const seen = new Set<string>()
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase()
+    if (!names.has(name)) continue
+    if (seen.has(name)) return name
+    seen.add(name)
+  }
+  return undefined
 }
 
 export function decoratePrincipal (fastify: FastifyInstance): void {
@@ -30,8 +63,13 @@ export function decoratePrincipal (fastify: FastifyInstance): void {
  * Authenticates every request of the encapsulation context in `onRequest`, before the body is
  * read. Authenticators are tried in order and the first that accepts wins. When none does, the
  * reply carries every strategy's challenge and the most telling reason: a credential that was
- * sent and refused says more than one that was not sent at all. Every attempt is audited; with a
- * throttle, a client over its failure budget is refused before any credential is looked at.
+ * sent and refused says more than one that was not sent at all. Every attempt is audited.
+ *
+ * With a throttle, what counts is guessing and costly work, never a valid cheap credential: a
+ * request without credentials is not counted; a wrong key, token or cached-password miss is
+ * counted after its check (past the limit the answer is 429, not 401); a password check is counted
+ * before it runs, per address and per account, and refused past the limit. So a client behind the
+ * same address as an attacker keeps working with its key, token or remembered password.
  *
  * Callback style, not async: most strategies answer synchronously, and on the hot path a promise
  * per request and per strategy is measurable.
@@ -40,12 +78,17 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
   decoratePrincipal(fastify)
   const audit = options.audit ?? requestLogAudit()
   const throttle = options.throttle
+  const credentialHeaders = new Set(['authorization', ...authenticators.flatMap((authenticator) => authenticator.credentialHeaders ?? [])])
 
   function run (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     let index = 0
     let reason: FailureReason = 'missing_credentials'
     let failedStrategy = authenticators[0]?.strategy ?? 'none'
+    let costly = false
     const challenges: string[] = []
+    const attempt: AuthAttempt | undefined = throttle === undefined
+      ? undefined
+      : { beforeCostlyCheck: async (account) => { costly = true; await throttle.beforeCostlyCheck(request, account) } }
 
     /** Records an outcome; true when it ends the search. */
     function settle (outcome: AuthOutcome, authenticator: Authenticator): boolean {
@@ -62,16 +105,34 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
       return false
     }
 
+    function fail (error: Error): void {
+      if (error instanceof FailedAuthThrottled) {
+        audit.auth(request, { strategy: failedStrategy, outcome: 'throttled', reason: 'too_many_failures' })
+        audit.rateLimited(request, 'failed_auth')
+        reply.header('retry-after', String(error.retryAfter))
+      }
+      done(error)
+    }
+
     function refuse (): void {
       audit.auth(request, { strategy: failedStrategy, outcome: 'failure', reason })
       const distinct = [...new Set(challenges.filter((challenge) => challenge !== ''))]
       reply.code(401).header('www-authenticate', distinct.length === 1 ? distinct[0] : distinct)
       const error = new errorFor[reason]()
-      if (throttle === undefined) {
+      // No credential at all is not a guess; a costly check was counted before it ran.
+      if (throttle === undefined || reason !== 'invalid_credentials' || costly) {
         done(error)
         return
       }
-      throttle.recordFailure(request).then(() => done(error), (failure: Error) => done(failure))
+      throttle.recordFailure(request).then((wait) => {
+        if (wait === undefined) {
+          done(error)
+          return
+        }
+        reply.code(429).removeHeader('www-authenticate').header('retry-after', String(wait))
+        audit.rateLimited(request, 'failed_auth')
+        done(new MCP_AUTH_RATE_LIMITED(`too many failed authentications, retry in ${wait} s`))
+      }, (failure: Error) => done(failure))
     }
 
     function next (): void {
@@ -79,13 +140,24 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
         const authenticator = authenticators[index++] as Authenticator
         let outcome: AuthOutcome | Promise<AuthOutcome>
         try {
-          outcome = authenticator.authenticate(request, reply)
+          outcome = authenticator.authenticate(request, reply, attempt)
         } catch (error) {
-          done(error as Error)
+          fail(error as Error)
           return
         }
         if (outcome instanceof Promise) {
-          outcome.then((settled) => { if (settle(settled, authenticator)) done(); else next() }, (error: Error) => done(error))
+          outcome.then((settled) => {
+            let finished: boolean
+            // Outside the hook's own call, a throw here would be an unhandled rejection: fail the request instead.
+            try {
+              finished = settle(settled, authenticator)
+            } catch (error) {
+              fail(error as Error)
+              return
+            }
+            if (finished) done()
+            else next()
+          }, fail)
           return
         }
         if (settle(outcome, authenticator)) {
@@ -100,19 +172,12 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
   }
 
   fastify.addHook('onRequest', function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    if (throttle === undefined) {
-      run(request, reply, done)
+    const repeated = repeatedHeader(request.raw.rawHeaders, credentialHeaders)
+    if (repeated !== undefined) {
+      audit.auth(request, { strategy: authenticators[0]?.strategy ?? 'none', outcome: 'failure', reason: 'ambiguous_credentials' })
+      done(new MCP_AUTH_AMBIGUOUS_CREDENTIALS(repeated))
       return
     }
-    throttle.blocked(request, reply).then((wait) => {
-      if (wait === undefined) {
-        run(request, reply, done)
-        return
-      }
-      audit.auth(request, { strategy: authenticators[0]?.strategy ?? 'none', outcome: 'throttled', reason: 'too_many_failures' })
-      audit.rateLimited(request, 'failed_auth')
-      reply.code(429).header('retry-after', String(wait))
-      done(new MCP_AUTH_RATE_LIMITED(`too many failed authentications, retry in ${wait} s`))
-    }, (error: Error) => done(error))
+    run(request, reply, done)
   })
 }

@@ -1,49 +1,156 @@
-import buildGetJwks from 'get-jwks'
+import { createPublicKey } from 'node:crypto'
+import type { JwtAlgorithm } from './jwt-options.js'
 
-export interface JwksOptions {
+export interface JwksOptions<V> {
   jwksUrl: string
+  /** The configured algorithms: a key is only ever used with those of them its JWK allows. */
+  algorithms: readonly JwtAlgorithm[]
+  /** How long a fetched key set is used before it is fetched again (in the background). */
   cacheTtl: number
-  /** Minimum time between fetches caused by a `kid` the key set did not have. */
+  /** Minimum time between two fetches, whatever causes them. */
   refetchInterval: number
+  /** Builds what verifies tokens signed with one published key (a PEM public key) and its algorithms. */
+  verifierFor: (publicKey: string, algorithms: JwtAlgorithm[]) => V
+  /** Told why a fetch failed (the previous key set stays in use). */
+  onFetchFailed?: (reason: string) => void
+  timeout?: number
   now?: () => number
 }
 
-/** A token header as fast-jwt hands it to a key function. */
-interface DecodedToken {
-  header: { kid?: unknown, alg?: unknown }
+export interface JwksKeySet<V> {
+  /**
+   * The verifier for the key a token header names: a `kid` in the set, with an `alg` that key
+   * allows. Only a `kid` the set does not have waits for a fetch, and only when one is due.
+   */
+  resolve: (kid: unknown, alg: unknown) => V | undefined | Promise<V | undefined>
 }
 
-export class JwksKeyUnavailable extends Error {}
+interface PublishedKey<V> {
+  algorithms: readonly JwtAlgorithm[]
+  verifier: V
+  /** The JWK as published, to reuse the verifier (and its cache) when a fetch returns the same key. */
+  source: string
+}
+
+/** As RFC 7518 §3.3 requires; shorter RSA keys are never used. */
+const MIN_RSA_BITS = 2048
+const RSA_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+const CURVE_ALGORITHMS: Readonly<Record<string, Readonly<Record<string, readonly JwtAlgorithm[]>>>> = {
+  EC: { 'P-256': ['ES256'], 'P-384': ['ES384'], 'P-521': ['ES512'] },
+  OKP: { Ed25519: ['EdDSA'], Ed448: ['EdDSA'] }
+}
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
 
 /**
- * Resolves a token's verification key from a configured JWKS URL with get-jwks (fetched, cached,
- * refetched when a new `kid` appears, so a key rotation at the provider needs no restart). The
- * location comes from configuration only, never from the token. After a fetch that did not find
- * its `kid`, unknown kids are refused without a fetch for `refetchInterval`, so a stream of
- * made-up kids costs the identity provider one request per interval.
+ * What a published key may verify: its own `alg` when it names one, otherwise what its type and
+ * curve allow; in both cases only among the configured algorithms. Symmetric (`oct`) keys,
+ * encryption keys and keys that publish private material are never used.
  */
-export function createJwksKeyResolver (options: JwksOptions): (decoded: DecodedToken) => Promise<string> {
-  const url = new URL(options.jwksUrl)
-  const domain = `${url.origin}/`
-  const getJwks = buildGetJwks({ ttl: options.cacheTtl, max: 100, jwksPath: `${url.pathname}${url.search}` })
-  const now = options.now ?? Date.now
-  const known = new Set<string>()
-  // When a fetch last failed to find a kid; until refetchInterval has passed, unknown kids are
-  // refused without asking the provider. A fetch that finds its kid does not count.
-  let lastMiss = Number.NEGATIVE_INFINITY
+export function algorithmsOf (jwk: Record<string, unknown>, configured: readonly JwtAlgorithm[]): JwtAlgorithm[] {
+  if ((jwk.use !== undefined && jwk.use !== 'sig') || 'd' in jwk) return []
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return []
+  const byType = jwk.kty === 'RSA'
+    ? RSA_ALGORITHMS
+    : typeof jwk.kty === 'string' && typeof jwk.crv === 'string' ? CURVE_ALGORITHMS[jwk.kty]?.[jwk.crv] ?? [] : []
+  const allowed = jwk.alg === undefined ? byType : byType.filter((algorithm) => algorithm === jwk.alg)
+  return allowed.filter((algorithm) => configured.includes(algorithm))
+}
 
-  return async (decoded) => {
-    const { kid, alg } = decoded.header
-    if (typeof kid !== 'string' || kid === '' || typeof alg !== 'string') throw new JwksKeyUnavailable('no kid')
-    if (!known.has(kid) && now() - lastMiss < options.refetchInterval) throw new JwksKeyUnavailable('unknown kid, refetch not due')
+/**
+ * An identity provider's key set (RFC 7517), fetched from the configured URL (never from a token)
+ * and kept whole: every key a fetch returns is usable at once, whichever token caused the fetch.
+ * There is at most one fetch per `refetchInterval`, whatever tokens arrive: one caused by a `kid`
+ * the set lacks, or by the set being older than `cacheTtl`. A refused token never changes the
+ * set; only a successful fetch replaces it, and a failed one keeps the previous set.
+ */
+export function createJwksKeySet<V> (options: JwksOptions<V>): JwksKeySet<V> {
+  const now = options.now ?? Date.now
+  const timeout = options.timeout ?? 5000
+  let keys = new Map<string, Array<PublishedKey<V>>>()
+  let fetchedAt = Number.NEGATIVE_INFINITY
+  let attemptedAt = Number.NEGATIVE_INFINITY
+  let inFlight: Promise<void> | undefined
+
+  function failed (reason: string): void {
+    options.onFetchFailed?.(reason)
+  }
+
+  function published (jwks: unknown[]): Map<string, Array<PublishedKey<V>>> {
+    const previous = new Map<string, PublishedKey<V>>()
+    for (const entries of keys.values()) for (const entry of entries) previous.set(entry.source, entry)
+    const next = new Map<string, Array<PublishedKey<V>>>()
+    for (const jwk of jwks) {
+      if (!isRecord(jwk) || typeof jwk.kid !== 'string' || jwk.kid === '') continue
+      const algorithms = algorithmsOf(jwk, options.algorithms)
+      if (algorithms.length === 0) continue
+      const source = JSON.stringify(jwk)
+      let entry = previous.get(source)
+      if (entry === undefined) {
+        try {
+          const publicKey = createPublicKey({ key: jwk, format: 'jwk' })
+          if ((publicKey.asymmetricKeyDetails?.modulusLength ?? MIN_RSA_BITS) < MIN_RSA_BITS) continue
+          entry = { algorithms, verifier: options.verifierFor(publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms), source }
+        } catch {
+          continue
+        }
+      }
+      next.set(jwk.kid, [...next.get(jwk.kid) ?? [], entry])
+    }
+    return next
+  }
+
+  async function load (): Promise<void> {
+    let body: unknown
     try {
-      const key = await getJwks.getPublicKey({ domain, kid, alg })
-      known.add(kid)
-      return key
-    } catch {
-      if (!known.has(kid)) lastMiss = now()
-      known.delete(kid)
-      throw new JwksKeyUnavailable('key not found')
+      const response = await fetch(options.jwksUrl, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeout) })
+      if (!response.ok) {
+        await response.body?.cancel()
+        failed(`HTTP ${response.status}`)
+        return
+      }
+      body = await response.json()
+    } catch (error) {
+      failed(error instanceof Error && error.name === 'TimeoutError' ? 'timed out' : 'unreachable, or not JSON')
+      return
+    }
+    if (!isRecord(body) || !Array.isArray(body.keys)) {
+      failed('not a JWKS (no "keys" array)')
+      return
+    }
+    keys = published(body.keys)
+    fetchedAt = now()
+  }
+
+  /** The fetch in flight, a new one when due, or nothing. */
+  function refresh (): Promise<void> | undefined {
+    if (inFlight !== undefined) return inFlight
+    if (now() - attemptedAt < options.refetchInterval) return undefined
+    attemptedAt = now()
+    // Never rejects: a refresh started in the background has nobody to catch it.
+    inFlight = load().catch(() => {}).finally(() => { inFlight = undefined })
+    return inFlight
+  }
+
+  function find (kid: string, alg: JwtAlgorithm): V | undefined {
+    return keys.get(kid)?.find((key) => key.algorithms.includes(alg))?.verifier
+  }
+
+  function isConfigured (alg: unknown): alg is JwtAlgorithm {
+    return options.algorithms.some((algorithm) => algorithm === alg)
+  }
+
+  return {
+    resolve (kid, alg) {
+      // A made-up alg is refused before it can cost a fetch.
+      if (typeof kid !== 'string' || kid === '' || !isConfigured(alg)) return undefined
+      // A stale set keeps serving while a fetch replaces it.
+      const pending = now() - fetchedAt >= options.cacheTtl ? refresh() : undefined
+      if (keys.has(kid)) return find(kid, alg)
+      const fetching = pending ?? refresh()
+      return fetching === undefined ? undefined : fetching.then(() => find(kid, alg))
     }
   }
 }

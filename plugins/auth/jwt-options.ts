@@ -37,7 +37,12 @@ const issueSchema = z.strictObject({
   clients: z.array(issueClientSchema).min(1, 'at least one client is required')
     .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, 'client ids must be unique'),
   accessTokenTtl: duration.default(15 * 60_000),
-  refreshTokenTtl: duration.default(24 * 60 * 60_000)
+  refreshTokenTtl: duration.default(24 * 60 * 60_000),
+  /**
+   * A used refresh token presented again within this time of its rotation is a duplicate
+   * submission (refused, nothing revoked); later, it is reuse and its whole family is revoked.
+   */
+  refreshReuseInterval: duration.default(2000)
 })
 
 const keySchema = z.strictObject({
@@ -60,11 +65,11 @@ export const jwtOptionsSchema = z.strictObject({
   privateKey: privateKeyPem.optional(),
   /** Several keys live at once, for rotation: the token header's `kid` picks one; the first one signs. */
   keys: z.array(keySchema).min(1).optional(),
-  /** An identity provider's key set, fetched with get-jwks. Needs `issuer`; never taken from a token. */
+  /** An identity provider's key set (RFC 7517), fetched whole. Needs `issuer`; never taken from a token. */
   jwksUrl: httpUrl.optional(),
-  /** How long fetched keys are kept before they are fetched again. */
+  /** How long a fetched key set is used before it is fetched again (in the background; the old set serves meanwhile). */
   jwksCacheTtl: duration.default(10 * 60_000),
-  /** At most one fetch per this interval for a `kid` the key set did not have (so random kids cannot flood the provider). */
+  /** At most one JWKS fetch per this interval, whatever causes it (so made-up kids and algs cannot flood the provider). */
   jwksRefetchInterval: duration.default(30_000),
   /** For RFC 9728 metadata: the servers that issue tokens for this resource. Default: [issuer]. */
   authorizationServers: z.array(httpUrl).min(1).optional(),

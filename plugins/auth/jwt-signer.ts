@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { createSigner, createVerifier } from 'fast-jwt'
+import { createDecoder, createSigner, createVerifier } from 'fast-jwt'
 import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions } from './jwt-options.js'
 import { MCP_AUTH_INVALID_OPTION } from './errors.js'
 import { parseOptions } from './options.js'
@@ -59,20 +59,26 @@ export function createTokenSigner (options: JwtOptions): (claims: TokenClaims) =
 /**
  * Verifies a token this deployment signed (signature, algorithm, issuer; not expiry), for the
  * revocation endpoint: only tokens we issued can be revoked here. Undefined when it is not one.
+ * Every configured key verifies (picked by the token's `kid` when the keys have kids), so a token
+ * signed before a rotation can be revoked for as long as its key is still configured.
  */
 export function createOwnTokenVerifier (options: JwtOptions): (token: string) => Record<string, unknown> | undefined {
   const parsed = parseOptions('jwt', jwtOptionsSchema, options)
-  const signing = verificationKeys(parsed).find((key) => key.signingKey !== undefined)
-  if (signing === undefined) return () => undefined
-  const verify = createVerifier({
-    key: signing.key,
+  const keys = verificationKeys(parsed)
+  if (!keys.some((key) => key.signingKey !== undefined)) return () => undefined
+  const verifiers = new Map(keys.map((key) => [key.kid, createVerifier({
+    key: key.key,
     algorithms: parsed.algorithms,
     ignoreExpiration: true,
-    ...(parsed.issuer === undefined ? {} : { allowedIss: parsed.issuer })
-  })
+    ...(parsed.issuer === undefined ? {} : { allowedIss: parsed.issuer, requiredClaims: ['iss'] })
+  })]))
+  const byKid = parsed.keys !== undefined
+  const decodeHeader = createDecoder({ complete: true })
   return (token) => {
     try {
-      return verify(token) as Record<string, unknown>
+      const kid: unknown = byKid ? decodeHeader(token).header.kid : undefined
+      const verify = verifiers.get(typeof kid === 'string' ? kid : undefined)
+      return verify === undefined ? undefined : verify(token)
     } catch {
       return undefined
     }

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { TokenStore } from '../token-store/store.js'
+import type { StoreEntry, TokenStore } from '../token-store/store.js'
 import { sha256 } from './compare.js'
 import type { SignedToken, TokenClaims } from './jwt-signer.js'
 import { grants, type ScopeHierarchy } from '../../mcp/permissions.js'
@@ -21,19 +21,42 @@ export interface TokenResponse {
   scope: string
 }
 
+/** What a refresh token grants, stored under its hash. `permissions` is the family's grant: refreshing never changes it. */
 interface RefreshRecord {
   family: string
   clientId: string
   permissions: string[]
   /** Epoch milliseconds. */
   expiresAt: number
+  /** Epoch milliseconds: when it was rotated (only in the record kept once it is used). */
+  rotatedAt?: number
 }
+
+/** Claims to sign, and the audience (RFC 8707 resource) when it is not the deployment's default one. */
+export type IssuedClaims = TokenClaims & { audience?: string | undefined }
+
+/** What a client asks for at the token endpoint, besides the grant itself. */
+export interface GrantRequest {
+  /** The `scope` parameter (space-separated); undefined asks for everything the grant holds. */
+  scope?: string | undefined
+  /** The token's `aud` (from RFC 8707 `resource`); undefined keeps the default audience. */
+  audience?: string | undefined
+}
+
+export const DEFAULT_REUSE_INTERVAL = 2000
 
 export interface TokenServiceOptions {
   store: TokenStore
-  sign: (claims: TokenClaims) => SignedToken
+  sign: (claims: IssuedClaims) => SignedToken
   accessTokenTtl: number
   refreshTokenTtl: number
+  /** The permissions a client holds now (from the config), undefined once it is gone: every refresh is bounded by them. */
+  clientPermissions: (clientId: string) => readonly string[] | undefined
+  /**
+   * Milliseconds after a refresh token's rotation during which presenting it again is taken for a
+   * duplicate submission (refused, the family kept) rather than reuse (the family revoked). Default 2 s.
+   */
+  reuseInterval?: number
   /** Broader scopes and the narrower ones they imply, when deciding what a client may ask for. */
   scopeHierarchy?: ScopeHierarchy
   /** Told about refresh-token reuse: a security event. */
@@ -57,101 +80,141 @@ export function revocationKeys (claims: Readonly<Record<string, unknown>>): stri
   return found
 }
 
-/** Narrows `requested` (a space-separated scope) to what `granted` allows; undefined widens nothing. */
-export function narrowScope (granted: readonly string[], requested: string | undefined, hierarchy?: ScopeHierarchy): string[] {
-  if (requested === undefined || requested.trim() === '') return [...granted]
-  const asked = [...new Set(requested.split(' ').filter((s) => s !== ''))]
-  const refused = asked.filter((permission) => !grants(granted, permission, hierarchy))
-  if (refused.length > 0) throw new OAuthError('invalid_scope', `scope not granted to this client: ${refused.join(' ')}`)
-  return asked
+/**
+ * The permissions both `a` and `b` allow, following wildcards and the hierarchy: a permission of
+ * one side that the other side covers (so `calculator:*` and `calculator:add` meet at `calculator:add`).
+ */
+export function intersectScopes (a: readonly string[], b: readonly string[], hierarchy?: ScopeHierarchy): string[] {
+  return [...new Set([...a.filter((scope) => grants(b, scope, hierarchy)), ...b.filter((scope) => grants(a, scope, hierarchy))])]
 }
+
+/** RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+/**
+ * What a client holding `held` gets when it asks for `requested` (a space-separated scope): all
+ * of `held` when it names none, else the intersection (RFC 6749 §3.3 lets the server grant less;
+ * the response's `scope` says what). `invalid_scope` only when nothing is left, or it is malformed.
+ */
+export function narrowScope (held: readonly string[], requested: string | undefined, hierarchy?: ScopeHierarchy): string[] {
+  if (requested === undefined || requested.trim() === '') return [...held]
+  const asked = requested.split(' ').filter((scope) => scope !== '')
+  if (!asked.every((scope) => SCOPE_TOKEN.test(scope))) throw new OAuthError('invalid_scope', 'scope is malformed: space-separated scope tokens (RFC 6749 §3.3)')
+  const granted = intersectScopes(asked, held, hierarchy)
+  if (granted.length === 0) throw new OAuthError('invalid_scope', 'none of the requested scopes is granted to this client')
+  return granted
+}
+
+function parseRecord (raw: string | undefined): RefreshRecord | undefined {
+  if (raw === undefined) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  const { family, clientId, permissions, expiresAt, rotatedAt } = value as Record<string, unknown>
+  if (typeof family !== 'string' || typeof clientId !== 'string' || typeof expiresAt !== 'number') return undefined
+  if (!Array.isArray(permissions) || !permissions.every((permission) => typeof permission === 'string')) return undefined
+  return { family, clientId, permissions, expiresAt, ...(typeof rotatedAt === 'number' ? { rotatedAt } : {}) }
+}
+
+/** One message for every refused refresh token: the answer does not say whether it exists, or whose it is. */
+const invalidGrant = (): OAuthError => new OAuthError('invalid_grant', 'refresh token is invalid, expired, revoked or already used')
 
 /**
  * Access tokens (short JWTs) and refresh tokens (opaque, random, stored hashed) for the built-in
  * token endpoint. A refresh token works once: refreshing returns a new pair in the same family,
- * and presenting a used one again revokes the whole family (OAuth 2.1 reuse detection).
+ * and presenting a used one again revokes the whole family (OAuth 2.1 reuse detection), unless
+ * it comes within `reuseInterval` of its rotation (a duplicate submission: refused, nothing revoked).
+ * A refused refresh changes nothing: everything that can refuse is checked before the token is used.
  */
 export class TokenService {
   readonly #options: TokenServiceOptions
   readonly #now: () => number
+  readonly #reuseInterval: number
 
   constructor (options: TokenServiceOptions) {
     this.#options = options
     this.#now = options.now ?? Date.now
+    this.#reuseInterval = options.reuseInterval ?? DEFAULT_REUSE_INTERVAL
   }
 
-  /** The scopes a client holding `granted` gets when it asks for `requested` (all of them when it names none). */
-  narrow (granted: readonly string[], requested: string | undefined): string[] {
-    return narrowScope(granted, requested, this.#options.scopeHierarchy)
+  /** A new pair, starting a new family (client credentials grant); `held`: the client's permissions. */
+  async issue (clientId: string, held: readonly string[], request: GrantRequest = {}): Promise<TokenResponse> {
+    const permissions = narrowScope(held, request.scope, this.#options.scopeHierarchy)
+    const { response, entry } = this.#mint(clientId, permissions, permissions, randomUUID(), request.audience)
+    await this.#options.store.put(entry.key, entry.value, entry.ttlMs)
+    return response
   }
 
-  /** A new pair, starting a new family (client credentials grant). */
-  async issue (clientId: string, permissions: string[]): Promise<TokenResponse> {
-    return await this.#pair(clientId, permissions, randomUUID())
-  }
-
-  async refresh (clientId: string, refreshToken: string, scope: string | undefined): Promise<TokenResponse> {
-    const { store } = this.#options
-    const invalid = new OAuthError('invalid_grant', 'refresh token is invalid, expired, revoked or already used')
-    const raw = await store.get(keys.refresh(refreshToken))
-    if (raw === undefined) {
-      const used = await store.get(keys.used(refreshToken))
-      if (used !== undefined) await this.#reuseDetected(JSON.parse(used) as RefreshRecord)
-      throw invalid
-    }
-    const record = JSON.parse(raw) as RefreshRecord
-    if (record.clientId !== clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
+  async refresh (clientId: string, refreshToken: string, request: GrantRequest = {}): Promise<TokenResponse> {
+    const { store, scopeHierarchy } = this.#options
+    const record = parseRecord(await store.get(keys.refresh(refreshToken)))
+    if (record === undefined) return await this.#refused(clientId, refreshToken)
+    // Presented by another client: refused and left alone (neither used up nor a revocation).
+    if (record.clientId !== clientId) throw invalidGrant()
     const remaining = record.expiresAt - this.#now()
-    // Marked used first, for as long as it would have been valid, so a replay is recognised;
-    // then taken atomically: if another request took it in between, that is a replay too.
-    await store.put(keys.used(refreshToken), raw, remaining)
-    if (await store.take(keys.refresh(refreshToken)) === undefined) {
-      await this.#reuseDetected(record)
-      throw invalid
+    if (remaining <= 0 || await store.anyExists([keys.revokedFamily(record.family)])) throw invalidGrant()
+    const current = this.#options.clientPermissions(clientId)
+    if (current === undefined) throw invalidGrant()
+    // The family's grant, bounded by what the config gives the client today, narrowed by `scope`.
+    const permissions = narrowScope(intersectScopes(record.permissions, current, scopeHierarchy), request.scope, scopeHierarchy)
+    const { response, entry } = this.#mint(clientId, permissions, record.permissions, record.family, request.audience)
+    // One atomic step: the token is gone, its used record and the new refresh token are there.
+    const used: StoreEntry = { key: keys.used(refreshToken), value: JSON.stringify({ ...record, rotatedAt: this.#now() }), ttlMs: remaining }
+    if (await store.swap(keys.refresh(refreshToken), [used, entry]) === undefined) return await this.#refused(clientId, refreshToken)
+    return response
+  }
+
+  /** A refresh token that is not (or no longer) live: reuse when it was rotated longer ago than the interval. */
+  async #refused (clientId: string, refreshToken: string): Promise<never> {
+    const used = parseRecord(await this.#options.store.get(keys.used(refreshToken)))
+    if (used !== undefined && used.clientId === clientId && this.#now() - (used.rotatedAt ?? 0) >= this.#reuseInterval) {
+      await this.#revokeFamily(used.family)
+      this.#options.onReuse?.({ clientId: used.clientId, family: used.family })
     }
-    if (remaining <= 0 || await store.anyExists([keys.revokedFamily(record.family)])) throw invalid
-    return await this.#pair(clientId, this.narrow(record.permissions, scope), record.family)
+    throw invalidGrant()
   }
 
-  async #reuseDetected (record: RefreshRecord): Promise<void> {
-    await this.#revokeFamily(record)
-    this.#options.onReuse?.({ clientId: record.clientId, family: record.family })
-  }
-
-  /** RFC 7009: revokes a refresh token's family, or an access token's jti until it expires. */
+  /** RFC 7009: revokes a refresh token's family, or an access token's jti until it expires; only the client's own. */
   async revoke (clientId: string, token: string, claimsOfAccessToken: Record<string, unknown> | undefined): Promise<void> {
     const { store } = this.#options
-    const raw = await store.get(keys.refresh(token)) ?? await store.get(keys.used(token))
-    if (raw !== undefined) {
-      const record = JSON.parse(raw) as RefreshRecord
+    const record = parseRecord(await store.get(keys.refresh(token)) ?? await store.get(keys.used(token)))
+    if (record !== undefined) {
       if (record.clientId === clientId) {
         await store.delete(keys.refresh(token))
-        await this.#revokeFamily(record)
+        await this.#revokeFamily(record.family)
       }
       return
     }
     const claims = claimsOfAccessToken
-    if (claims === undefined || claims.sub !== clientId || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return
+    // client_id: only tokens this endpoint issued to this client (not ones the `token` command signed).
+    if (claims === undefined || claims.client_id !== clientId || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return
     await store.put(keys.revokedAccessToken(claims.jti), '1', claims.exp * 1000 - this.#now())
   }
 
-  async #revokeFamily (record: RefreshRecord): Promise<void> {
+  async #revokeFamily (family: string): Promise<void> {
     // Long enough to outlive every token of the family: refresh tokens live refreshTokenTtl.
-    await this.#options.store.put(keys.revokedFamily(record.family), '1', this.#options.refreshTokenTtl + this.#options.accessTokenTtl)
+    await this.#options.store.put(keys.revokedFamily(family), '1', this.#options.refreshTokenTtl + this.#options.accessTokenTtl)
   }
 
-  async #pair (clientId: string, permissions: string[], family: string): Promise<TokenResponse> {
-    const { sign, store, accessTokenTtl, refreshTokenTtl } = this.#options
-    const access = sign({ sub: clientId, permissions, ttl: accessTokenTtl, extra: { fam: family, client_id: clientId } })
+  /** A signed access token and a new refresh token, not stored yet: `entry` is what to store. */
+  #mint (clientId: string, permissions: string[], grant: string[], family: string, audience: string | undefined): { response: TokenResponse, entry: StoreEntry } {
+    const { sign, accessTokenTtl, refreshTokenTtl } = this.#options
+    const access = sign({ sub: clientId, permissions, ttl: accessTokenTtl, extra: { fam: family, client_id: clientId }, ...(audience === undefined ? {} : { audience }) })
     const refreshToken = randomBytes(32).toString('base64url')
-    const record: RefreshRecord = { family, clientId, permissions, expiresAt: this.#now() + refreshTokenTtl }
-    await store.put(keys.refresh(refreshToken), JSON.stringify(record), refreshTokenTtl)
+    const record: RefreshRecord = { family, clientId, permissions: grant, expiresAt: this.#now() + refreshTokenTtl }
     return {
-      access_token: access.token,
-      token_type: 'Bearer',
-      expires_in: Math.round(accessTokenTtl / 1000),
-      refresh_token: refreshToken,
-      scope: permissions.join(' ')
+      response: {
+        access_token: access.token,
+        token_type: 'Bearer',
+        expires_in: Math.round(accessTokenTtl / 1000),
+        refresh_token: refreshToken,
+        scope: permissions.join(' ')
+      },
+      entry: { key: keys.refresh(refreshToken), value: JSON.stringify(record), ttlMs: refreshTokenTtl }
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { TokenStore } from './store.js'
+import type { StoreEntry, TokenStore } from './store.js'
 
 /**
  * The default store: a Map in this process. Right for one instance; with several, each would
@@ -38,9 +38,12 @@ export class MemoryTokenStore implements TokenStore {
     return keys.some((key) => this.#live(key) !== undefined)
   }
 
+  #set (key: string, value: string, ttlMs: number): void {
+    if (ttlMs > 0) this.#entries.set(key, { value, expires: this.#now() + ttlMs })
+  }
+
   async put (key: string, value: string, ttlMs: number): Promise<void> {
-    if (ttlMs <= 0) return
-    this.#entries.set(key, { value, expires: this.#now() + ttlMs })
+    this.#set(key, value, ttlMs)
   }
 
   async delete (key: string): Promise<void> {
@@ -50,6 +53,15 @@ export class MemoryTokenStore implements TokenStore {
   async take (key: string): Promise<string | undefined> {
     const value = this.#live(key)
     this.#entries.delete(key)
+    return value
+  }
+
+  // Synchronous from the read to the last write: no other request runs in between.
+  async swap (key: string, writes: readonly StoreEntry[]): Promise<string | undefined> {
+    const value = this.#live(key)
+    if (value === undefined) return undefined
+    this.#entries.delete(key)
+    for (const entry of writes) this.#set(entry.key, entry.value, entry.ttlMs)
     return value
   }
 

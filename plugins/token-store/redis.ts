@@ -1,6 +1,19 @@
 import type { Redis } from 'ioredis'
 import { connected, createRedis, pings } from './redis-client.js'
-import { MCP_AUTH_STORE_UNAVAILABLE, type TokenStore } from './store.js'
+import { MCP_AUTH_STORE_UNAVAILABLE, type StoreEntry, type TokenStore } from './store.js'
+
+/**
+ * KEYS[1]: the key taken; KEYS[2..n]: the keys written, ARGV their values and lifetimes (ms) in
+ * pairs. One script, so Redis runs it atomically. Every key is passed as a key: ioredis prefixes them.
+ */
+const SWAP = `local value = redis.call('GET', KEYS[1])
+if not value then return false end
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  local ttl = tonumber(ARGV[2 * i - 2])
+  if ttl > 0 then redis.call('SET', KEYS[i], ARGV[2 * i - 3], 'PX', ttl) end
+end
+return value`
 
 export interface RedisStoreOptions {
   url: string
@@ -52,6 +65,12 @@ export class RedisTokenStore implements TokenStore {
 
   async take (key: string): Promise<string | undefined> {
     return (await this.#run(() => this.#redis.getdel(key))) ?? undefined
+  }
+
+  async swap (key: string, writes: readonly StoreEntry[]): Promise<string | undefined> {
+    const args = writes.flatMap((entry) => [entry.value, String(Math.max(0, Math.ceil(entry.ttlMs)))])
+    const value = await this.#run(() => this.#redis.eval(SWAP, 1 + writes.length, key, ...writes.map((entry) => entry.key), ...args))
+    return typeof value === 'string' ? value : undefined
   }
 
   async ready (): Promise<boolean> {

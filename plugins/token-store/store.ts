@@ -2,6 +2,13 @@ import createError from '@fastify/error'
 
 export const MCP_AUTH_STORE_UNAVAILABLE = createError('MCP_AUTH_STORE_UNAVAILABLE', 'token store unreachable, try again shortly', 503)
 
+/** An entry to write, with its lifetime in milliseconds (nothing is written without one). */
+export interface StoreEntry {
+  key: string
+  value: string
+  ttlMs: number
+}
+
 /**
  * Where refresh tokens and revocations live: in-process memory (one instance) or Redis (any
  * number of instances). Every entry has a TTL: nothing outlives the token it belongs to.
@@ -15,6 +22,12 @@ export interface TokenStore {
   delete (key: string): Promise<void>
   /** Reads and deletes atomically: of concurrent takers of one key, exactly one gets the value. */
   take (key: string): Promise<string | undefined>
+  /**
+   * Atomically: when `key` exists, deletes it, writes `writes` and returns the value it had; when
+   * it does not, changes nothing and returns undefined. Of concurrent swaps of one key exactly one
+   * wins, and nobody sees the key gone without the writes done (refresh-token rotation).
+   */
+  swap (key: string, writes: readonly StoreEntry[]): Promise<string | undefined>
   /** Whether the store can answer right now (for readiness). */
   ready (): Promise<boolean>
   close (): Promise<void>

@@ -138,7 +138,7 @@ t.test('refused with 401, a challenge and the common JSON body; no tool runs', a
   t.equal(counts.toolRuns, 1)
 })
 
-t.test('a repeated key header is refused', async (t) => {
+t.test('a repeated key header is refused as ambiguous', async (t) => {
   const server = await listen(apiKeyConfig('stateless'))
   t.teardown(server.close)
   const status = await new Promise<number | undefined>((resolve, reject) => {
@@ -149,7 +149,7 @@ t.test('a repeated key header is refused', async (t) => {
     req.on('error', reject)
     req.end(JSON.stringify(addCall))
   })
-  t.equal(status, 401)
+  t.equal(status, 400)
 })
 
 t.test('authentication runs before the body is parsed', async (t) => {

@@ -44,6 +44,26 @@ t.test('401 challenges point at the metadata: no error without credentials, inva
 
   const metadata = await fetch(metadataUrl)
   t.match(await metadata.json(), { resource: `http://${server.url.host}/mcp`, authorization_servers: [JWT_ISSUER] }, 'authorization_servers default to [issuer]')
+
+  // A 2026-07-28 request names its tool in headers: the challenge asks for that tool's scope only.
+  const named = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'sqrt' }
+  t.equal(parseChallenge((await post(server.url, addCall, named)).headers.get('www-authenticate')).params.scope, 'calculator:sqrt')
+  const unknownTool = { ...named, 'mcp-name': 'nope' }
+  t.equal(parseChallenge((await post(server.url, addCall, unknownTool)).headers.get('www-authenticate')).params.scope, SCOPES.join(' '), 'an unknown tool: the listed scopes')
+})
+
+t.test('without publicUrl and with any Host accepted, no URL is built from the Host header', async (t) => {
+  const server = await listen(testConfig({ auth: { strategy: 'jwt', jwt: jwtSection }, mcp: { allowedHosts: ['*'] } }))
+  t.teardown(server.close)
+  const evil = { host: 'evil.example' }
+  const answer = await server.app.inject({ method: 'POST', url: '/mcp', headers: { ...evil, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, payload: addCall })
+  t.equal(answer.statusCode, 401)
+  const challenge = parseChallenge(answer.headers['www-authenticate'] as string)
+  t.equal(challenge.params.resource_metadata, undefined, 'the challenge names no metadata URL')
+  const metadata = await server.app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource/mcp', headers: evil })
+  t.equal(metadata.statusCode, 404)
+  t.match(metadata.json(), { code: 'MCP_AUTH_NOT_FOUND', message: /server\.publicUrl/ })
+  t.notMatch(metadata.body, /evil/)
 })
 
 t.test('no metadata where no authorization server is named', async (t) => {

@@ -19,7 +19,9 @@ t.test('one event per auth attempt and per tool call, with exactly these fields'
   await post(server.url, call('sqrt', { x: 4 }), { 'x-api-key': KEY, 'user-agent': UA })
   await post(server.url, addCall, { 'user-agent': UA })
   await post(server.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm', 'user-agent': UA })
-  await post(server.url, addCall, { 'x-api-key': KEY, 'user-agent': UA })
+  await post(server.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm', 'user-agent': UA })
+  const throttled = await post(server.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm', 'user-agent': UA })
+  t.equal(throttled.status, 429, 'the third wrong key is over the limit of 2')
 
   const events = server.logs.records().filter((r) => r.event === 'auth' || r.event === 'tool')
   const common = { ip: '127.0.0.1', reqId: String, userAgent: UA, level: 30 }
@@ -34,9 +36,11 @@ t.test('one event per auth attempt and per tool call, with exactly these fields'
     { event: 'tool', tool: 'sqrt', principal: 'auditor', outcome: 'denied', durationMs: 0, ...common },
     { event: 'auth', strategy: 'api-key', outcome: 'failure', reason: 'missing_credentials', ...common },
     { event: 'auth', strategy: 'api-key', outcome: 'failure', reason: 'invalid_credentials', ...common },
-    { event: 'auth', strategy: 'api-key', outcome: 'throttled', reason: 'too_many_failures', ...common }
+    { event: 'auth', strategy: 'api-key', outcome: 'failure', reason: 'invalid_credentials', ...common },
+    { event: 'auth', strategy: 'api-key', outcome: 'failure', reason: 'invalid_credentials', ...common }
   ])
-  t.equal(events.length, 10, 'and nothing else')
+  t.equal(events.length, 11, 'and nothing else (a request without credentials is not a guess: it spent none of the budget)')
+  t.match(server.logs.records().filter((r) => r.event === 'rate_limit'), [{ limit: 'failed_auth', ip: '127.0.0.1' }], 'the refusal is logged as a rate limit')
   t.notOk('arguments' in (events[1] ?? {}), 'no arguments unless asked for')
   t.notOk('principal' in (events[7] ?? {}), 'no principal when none is known')
 })

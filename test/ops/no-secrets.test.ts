@@ -39,7 +39,7 @@ t.test('api-key, bearer, basic, jwt, a list, the token endpoint and metrics', as
     [{ strategy: 'bearer', bearer: { tokens: [{ id: 't', token: BEARER_TOKEN, permissions: ['calculator:add'] }] } },
       { authorization: `Bearer ${BEARER_TOKEN}` }, [{ authorization: `Bearer ${BEARER_TOKEN}x` }, { authorization: `Basic ${BEARER_TOKEN}` }, { authorization: `Bearer ${BEARER_TOKEN} ${BEARER_TOKEN}` }]],
     [{ strategy: 'basic', basic: { users: [{ username: BASIC_USER, passwordHash, permissions: ['calculator:add'] }] } },
-      { authorization: basicHeader(BASIC_USER, BASIC_PASSWORD) }, [{ authorization: basicHeader(BASIC_USER, BASIC_PASSWORD + 'x') }, { authorization: basicHeader('nobody', BASIC_PASSWORD) }, { authorization: `Basic ${Buffer.from(BASIC_PASSWORD).toString('base64')}` }]],
+      { authorization: basicHeader(BASIC_USER, BASIC_PASSWORD) }, [{ authorization: basicHeader(BASIC_USER, BASIC_PASSWORD + 'x') }, { authorization: basicHeader('nobody', BASIC_PASSWORD) }, { authorization: `Basic ${Buffer.from(BASIC_PASSWORD).toString('base64')}` }, { authorization: basicHeader(BASIC_USER, BASIC_PASSWORD + 'y') }]],
     [{ strategy: 'jwt', jwt: jwtSection },
       { authorization: `Bearer ${jwt}` }, [{ authorization: `Bearer ${jwt.slice(0, -3)}` }, { authorization: `Bearer ${jwt}.${jwt}` }, { authorization: `bearer ${jwt.split('.').slice(0, 2).join('.')}.` }]],
     [{ strategy: ['jwt', 'api-key'], jwt: jwtSection, apiKey: { keys: [{ id: 'k', key: API_KEY, permissions: ['calculator:add'] }] } },

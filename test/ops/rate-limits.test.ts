@@ -39,30 +39,6 @@ t.test('per tool: calls of a limited tool, by body or Mcp-Name header', async (t
   t.equal((await post(server.url, [call('add'), call('power')], { 'x-api-key': ALICE })).status, 429, 'a batch that calls it counts too')
 })
 
-t.test('failed authentication is throttled per client address, before any credential check', async (t) => {
-  const server = await listen(testConfig({ auth, rateLimit: { failedAuth: { max: 3, timeWindow: '1m' } } }))
-  t.teardown(server.close)
-  for (let i = 0; i < 3; i++) t.equal((await post(server.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm' })).status, 401)
-  const blocked = await post(server.url, addCall, { 'x-api-key': ALICE })
-  t.equal(blocked.status, 429, 'past the limit even a valid key waits')
-  t.match(blocked.headers.get('retry-after'), /^\d+$/)
-  t.match(await blocked.json(), { statusCode: 429, code: 'MCP_AUTH_RATE_LIMITED', message: /too many failed authentications/ })
-  const events = server.logs.records().filter((r) => r.event === 'auth')
-  t.same(events.map((e) => e.outcome), ['failure', 'failure', 'failure', 'throttled'], 'the throttled attempt was not checked, so no success or failure event')
-  const spoofed = await post(server.url, addCall, { 'x-api-key': ALICE, 'x-forwarded-for': '203.0.113.9' })
-  t.equal(spoofed.status, 429, 'X-Forwarded-For is not trusted without server.trustProxy')
-})
-
-t.test('behind a trusted proxy the client address comes from X-Forwarded-For', async (t) => {
-  const server = await listen(testConfig({ server: { trustProxy: true }, auth, rateLimit: { failedAuth: { max: 2, timeWindow: '1m' } } }))
-  t.teardown(server.close)
-  const from = (ip: string, key: string) => post(server.url, addCall, { 'x-api-key': key, 'x-forwarded-for': ip })
-  await from('203.0.113.1', 'wrong-key-0123456789abcdefghijklm')
-  await from('203.0.113.1', 'wrong-key-0123456789abcdefghijklm')
-  t.equal((await from('203.0.113.1', ALICE)).status, 429)
-  t.equal((await from('203.0.113.2', ALICE)).status, 200, 'another client behind the proxy is not affected')
-})
-
 redisTest(t, 'counters shared by two instances through Redis', async (t, redis) => {
   const config = () => testConfig({ auth, rateLimit: { max: 3, timeWindow: '1m', redisUrl: redis.url, failedAuth: { max: 2, timeWindow: '1m' } } })
   const a: TestServer = await listen(config())
@@ -72,9 +48,10 @@ redisTest(t, 'counters shared by two instances through Redis', async (t, redis) 
   t.equal((await post(b.url, addCall, { 'x-api-key': ALICE })).status, 200)
   t.equal((await post(a.url, addCall, { 'x-api-key': ALICE })).status, 200)
   t.equal((await post(b.url, addCall, { 'x-api-key': ALICE })).status, 429, 'the fourth request, on the other instance')
-  await post(a.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm' })
-  await post(b.url, addCall, { 'x-api-key': 'wrong-key-0123456789abcdefghijklm' })
-  t.equal((await post(a.url, addCall, { 'x-api-key': BOB })).status, 429, 'failures counted across instances too')
+  const wrong = { 'x-api-key': 'wrong-key-0123456789abcdefghijklm' }
+  t.equal((await post(a.url, addCall, wrong)).status, 401)
+  t.equal((await post(b.url, addCall, wrong)).status, 401)
+  t.equal((await post(a.url, addCall, wrong)).status, 429, 'failures counted across instances too')
 })
 
 redisTest(t, 'the Redis holding the counters goes away: requests fail closed', async (t, redis) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { addCall, post } from '../helpers/client.js'
-import { REPORTING, basic, issuingConfig, oauthPost, tokens } from '../helpers/issuing.js'
+import { ADMIN, REPORTING, basic, claimsOf, issuingConfig, oauthPost, refresh as refreshAt, tokens } from '../helpers/issuing.js'
 import { redisTest } from '../helpers/redis.js'
 import { listen, type TestServer } from '../helpers/server.js'
 
@@ -8,8 +8,9 @@ import { listen, type TestServer } from '../helpers/server.js'
 redisTest(t, 'two instances sharing one Redis', async (t, redis) => {
   const instances: TestServer[] = []
   t.teardown(async () => { for (const instance of instances) await instance.close() })
-  async function instance (): Promise<TestServer> {
-    const server = await listen(issuingConfig(redis.url))
+  // A replay is reuse at once here (refresh-race.test.ts covers the duplicate-submission interval).
+  async function instance (options: Parameters<typeof issuingConfig>[1] = {}): Promise<TestServer> {
+    const server = await listen(issuingConfig(redis.url, { refreshReuseInterval: 0, ...options }))
     instances.push(server)
     return server
   }
@@ -56,6 +57,22 @@ redisTest(t, 'two instances sharing one Redis', async (t, redis) => {
     const restarted = await instance()
     t.equal((await refresh(restarted, kept.refresh)).status, 200, 'the refresh token survived')
     t.equal((await mcp(restarted, revoked.access)).status, 401, 'the revocation survived')
+  })
+
+  t.test('a client narrowed or removed in the config: its refresh tokens follow at once, across a restart', async (t) => {
+    const reporting = await tokens(b.url.origin)
+    const admin = await tokens(b.url.origin, ADMIN)
+    const reconfigured = await instance({ clients: [{ client: REPORTING, permissions: ['calculator:whoami'] }] })
+    const narrowed = await refreshAt(reconfigured.url.origin, reporting.refresh)
+    t.equal(narrowed.status, 200)
+    t.equal(narrowed.body.scope, 'calculator:whoami', 'the old grant, bounded by the new config')
+    t.same(claimsOf(narrowed.body.access_token).permissions, ['calculator:whoami'])
+    const add = await mcp(reconfigured, String(narrowed.body.access_token))
+    t.equal(add.status, 403, 'the token no longer opens add')
+    t.match(await add.json(), { error: { message: 'Permission denied: calculator:add' } })
+    const removed = await refreshAt(reconfigured.url.origin, admin.refresh, ADMIN)
+    t.same([removed.status, removed.body.error], [401, 'invalid_client'], 'a removed client cannot even authenticate')
+    t.equal((await refreshAt(b.url.origin, admin.refresh, ADMIN)).status, 200, 'and that did not use its token up where it is still configured')
   })
 })
 

@@ -26,6 +26,20 @@ async function contract (t: Test, stores: () => [TokenStore, TokenStore]): Promi
   await a.put('race', 'once', 60_000)
   const takers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).take('race')))
   t.equal(takers.filter((value) => value === 'once').length, 1, 'of concurrent takers exactly one gets the value')
+
+  t.equal(await a.swap('absent', [{ key: 'written', value: 'w', ttlMs: 60_000 }]), undefined, 'swap of a missing key returns undefined')
+  t.equal(await a.get('written'), undefined, 'and writes nothing')
+  await a.put('old', 'v', 60_000)
+  t.equal(await a.swap('old', [{ key: 'new', value: 'n', ttlMs: 60_000 }, { key: 'marker', value: 'm', ttlMs: 60_000 }, { key: 'none', value: 'x', ttlMs: 0 }]), 'v', 'swap returns the value')
+  t.same([await a.get('old'), await a.get('new'), await a.get('marker'), await a.get('none')], [undefined, 'n', 'm', undefined], 'removes the key, writes the entries that have a lifetime')
+  t.equal(await a.swap('old', [{ key: 'again', value: 'a', ttlMs: 60_000 }]), undefined, 'a second swap finds nothing')
+  t.equal(await a.get('again'), undefined)
+
+  await a.put('contested', 'once', 60_000)
+  const swaps = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).swap('contested', [{ key: 'winner', value: String(i), ttlMs: 60_000 }])))
+  const winners = swaps.flatMap((value, i) => value === 'once' ? [i] : [])
+  t.equal(winners.length, 1, 'of concurrent swaps exactly one wins')
+  t.equal(await b.get('winner'), String(winners[0]), 'and only its writes are made')
 }
 
 t.test('memory store', async (t) => {
@@ -61,6 +75,11 @@ redisTest(t, 'Redis store (a real Redis), shared by two clients', async (t, redi
   const ttl = await inspect.pttl('contract:ttl')
   t.ok(ttl > 0 && ttl <= 5000, `every key expires with its token (PTTL ${ttl})`)
   t.equal(await inspect.get('contract:ttl'), 'v', 'keys are prefixed')
+  await store.put('from', 'v', 60_000)
+  await store.swap('from', [{ key: 'to', value: 'w', ttlMs: 5000 }])
+  const swapped = await inspect.pttl('contract:to')
+  t.ok(swapped > 0 && swapped <= 5000, `swap writes with the lifetime given, under the prefix (PTTL ${swapped})`)
+  t.equal(await inspect.exists('contract:from', 'from', 'to'), 0, 'and nothing outside it')
 })
 
 redisTest(t, 'an unreachable Redis fails closed', async (t, redis) => {
@@ -68,7 +87,7 @@ redisTest(t, 'an unreachable Redis fails closed', async (t, redis) => {
   t.teardown(() => store.close())
   await store.connected(3000)
   await redis.stop()
-  const operations: Array<() => Promise<unknown>> = [() => store.get('k'), () => store.put('k', 'v', 1000), () => store.take('k'), () => store.anyExists(['k'])]
+  const operations: Array<() => Promise<unknown>> = [() => store.get('k'), () => store.put('k', 'v', 1000), () => store.take('k'), () => store.anyExists(['k']), () => store.swap('k', [{ key: 'l', value: 'v', ttlMs: 1000 }])]
   for (const operation of operations) {
     await t.rejects(operation(), { code: 'MCP_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
   }
