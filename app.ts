@@ -8,7 +8,7 @@ import { createAuditLog, fanOut, silentAudit, type AuditSink } from './plugins/a
 import type { DeploymentContext } from './plugins/auth/authenticator.js'
 import { sha256 } from './plugins/auth/compare.js'
 import { configuredAuth } from './plugins/auth/configured.js'
-import { redactedPaths, safeRequestSerializer } from './plugins/logging.js'
+import { redactedPaths, safeErrorSerializer, safeRequestSerializer } from './plugins/logging.js'
 import { createMetrics, type Metrics } from './plugins/metrics.js'
 import { originHost, type HostCheck } from './plugins/origin-host.js'
 import { rateLimits } from './plugins/rate-limits.js'
@@ -44,7 +44,7 @@ function serverOptions (config: Config, options: BuildAppOptions): FastifyServer
     logger: {
       level: config.logger.level,
       redact: { paths: redactedPaths(credentialHeaders), censor: '[redacted]' },
-      serializers: { req: safeRequestSerializer },
+      serializers: { req: safeRequestSerializer, err: safeErrorSerializer },
       ...(options.logStream === undefined ? {} : { stream: options.logStream })
     },
     trustProxy: config.server.trustProxy,

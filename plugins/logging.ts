@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { stdSerializers } from 'pino'
 
 /** Header paths censored in every log line, whatever serializer a host app adds. */
 export function redactedPaths (credentialHeaders: readonly string[]): string[] {
@@ -20,4 +21,14 @@ export function safeRequestSerializer (request: FastifyRequest): Record<string, 
     remoteAddress: request.ip,
     remotePort: request.socket?.remotePort
   }
+}
+
+/**
+ * pino's error serializer, minus `rawPacket`: Node attaches the bytes it could not parse to an
+ * HTTP parse error (a header too large, a malformed request line), credentials and all, and
+ * Fastify logs client errors with the error attached.
+ */
+export function safeErrorSerializer (error: Error): { type: string, message: string, stack: string, [key: string]: unknown } {
+  const { rawPacket: _rawPacket, ...serialized }: { rawPacket?: unknown, type: string, message: string, stack: string } = stdSerializers.err(error)
+  return serialized
 }

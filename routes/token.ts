@@ -95,6 +95,8 @@ function describe (error: Error & { code?: string }): string {
  */
 export default async function tokenRoutes (fastify: FastifyInstance, options: TokenRoutesOptions): Promise<void> {
   await fastify.register(formbody)
+  // Only forms and JSON carry token requests: a text/plain body is refused, not read as "no parameters".
+  fastify.removeContentTypeParser('text/plain')
   const verifyClient = await createClientAuthenticator(fastify, options.clients, options.throttle)
   const realm = options.realm ?? 'oauth'
   const routeOptions = { bodyLimit: options.bodyLimit ?? TOKEN_BODY_LIMIT }

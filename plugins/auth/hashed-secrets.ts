@@ -47,16 +47,20 @@ export class HashedSecretVerifier<T> {
 
   /**
    * The entry's value when `secret` matches `name`'s hash; undefined otherwise. `beforeWork` runs
-   * before a KDF run, never for a pair found in the cache; what it throws refuses the check.
+   * before a KDF run, never for a pair found in the cache or one whose check is already running
+   * (which this one joins); what it throws refuses the check, and the checks that joined it.
    */
   async verify (name: string, secret: string, beforeWork?: () => Promise<void>): Promise<T | undefined> {
     const entry = this.#entries.get(name.normalize('NFC'))
     const cacheKey = this.#cache.keyFor(name, secret, entry?.hashText ?? '')
     const cached = entry === undefined ? undefined : this.#cache.get(cacheKey)
     if (cached !== undefined) return cached
-    if (beforeWork !== undefined) await beforeWork()
     const hash = entry?.hash ?? this.#dummy
-    const matches = await this.#checks.run(cacheKey, () => this.#limiter.run(() => verifyPassword(secret, hash)))
+    // Inside the single flight: a check that joins one already running costs no work, so it is not counted.
+    const matches = await this.#checks.run(cacheKey, async () => {
+      if (beforeWork !== undefined) await beforeWork()
+      return await this.#limiter.run(() => verifyPassword(secret, hash))
+    })
     if (entry === undefined || !matches) return undefined
     this.#cache.set(cacheKey, entry.value)
     return entry.value

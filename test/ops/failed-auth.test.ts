@@ -62,6 +62,13 @@ t.test('30 concurrent wrong passwords from one address: no more password checks 
   t.equal(server.logs.records().filter((r) => r.event === 'auth' && r.outcome === 'throttled').length, 20, 'each audited as throttled')
 })
 
+t.test('concurrent first requests with a valid password share one check and are never throttled', async (t) => {
+  const server = await basicServer(t, { rateLimit: { failedAuth: { max: 2, timeWindow: '1m' } } })
+  const statuses = await Promise.all(Array.from({ length: 20 }, async () =>
+    (await post(server.url, addCall, { authorization: basicHeader('alice', PASSWORD) })).status))
+  t.same(new Set(statuses), new Set([200]), 'twenty at once, limit two: all served')
+})
+
 t.test('a remembered password keeps working from a throttled address; a new password check waits', async (t) => {
   const server = await basicServer(t)
   t.equal((await post(server.url, addCall, { authorization: basicHeader('alice', PASSWORD) })).status, 200, 'alice logs in (the check counts; the result is remembered)')

@@ -1,5 +1,7 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import { addCall, callTool, connect, post } from '../helpers/client.js'
 import { API_KEY, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, FAST_SCRYPT, JWT_SECRET, basicHeader, jwtFor, jwtSection } from '../helpers/credentials.js'
@@ -12,6 +14,44 @@ import { hashPassword } from '../../plugins/auth/password-hash.js'
 const METRICS_KEY = 'metrics-key-0123456789abcdefghijklmn'
 const secrets = new Set<string>([API_KEY, BEARER_TOKEN, BASIC_PASSWORD, JWT_SECRET, REPORTING.secret, ADMIN.secret, METRICS_KEY])
 const output: string[] = []
+
+/** A raw request (fetch cannot send an oversized header); resolves with the status, or 0 when the connection was dropped. */
+async function rawStatus (url: URL, headers: Record<string, string>): Promise<number> {
+  return await new Promise((resolve) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (response) => {
+      response.resume()
+      resolve(response.statusCode ?? 0)
+    })
+    request.on('error', () => resolve(0))
+    request.end(JSON.stringify(addCall))
+  })
+}
+
+/**
+ * Every error status the server answers, each with the credential in the query string and in
+ * its header: 404, 405, 413, 415, 400, 406 and 431.
+ */
+async function errorStatuses (t: Test, server: TestServer, good: Record<string, string>): Promise<void> {
+  const credential = (Object.values(good)[0] ?? '').replace(/^(Bearer|Basic) /, '')
+  const query = `?token=${encodeURIComponent(credential)}&access_token=${encodeURIComponent(credential)}`
+  const at = (path: string) => new URL(path + query, server.url)
+  const json = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  const statuses: Array<[string, number, Promise<Response> | Promise<number>]> = [
+    ['unknown path', 404, fetch(at('/nothing/here'), { headers: good })],
+    ['unknown path, no credential', 404, fetch(at('/.well-known/nothing'))],
+    ['GET on a stateless endpoint', 405, fetch(at(server.url.pathname), { headers: { ...good, accept: 'text/event-stream' } })],
+    ['body too large', 413, fetch(at(server.url.pathname), { method: 'POST', headers: { ...good, ...json }, body: JSON.stringify({ ...addCall, pad: credential.repeat(Math.ceil(2_000_000 / credential.length)) }) })],
+    ['not JSON', 415, fetch(at(server.url.pathname), { method: 'POST', headers: { ...good, 'content-type': 'text/plain', accept: json.accept }, body: credential })],
+    ['unreadable JSON', 400, fetch(at(server.url.pathname), { method: 'POST', headers: { ...good, ...json }, body: `{"secret":"${credential}"` })],
+    ['unacceptable Accept', 406, fetch(at(server.url.pathname), { method: 'POST', headers: { ...good, 'content-type': 'application/json', accept: 'text/html' }, body: JSON.stringify(addCall) })],
+    ['headers too large', 431, rawStatus(at(server.url.pathname), { ...good, 'x-padding': credential.repeat(Math.ceil(40_000 / credential.length)) })]
+  ]
+  for (const [name, status, answer] of statuses) {
+    const settled = await answer
+    t.equal(typeof settled === 'number' ? settled : settled.status, status, name)
+    if (typeof settled !== 'number') await settled.body?.cancel()
+  }
+}
 
 async function exercise (server: TestServer, good: Record<string, string>, bad: Array<Record<string, string>>): Promise<void> {
   for (const generation of ['legacy', 'modern'] as const) {
@@ -48,6 +88,7 @@ t.test('api-key, bearer, basic, jwt, a list, the token endpoint and metrics', as
   for (const [index, [auth, good, bad]] of variants.entries()) {
     const auditFile = join(dir, `audit-${index}.log`)
     const server = await listen(testConfig({ auth, audit: { file: auditFile, includeArguments: true }, rateLimit: { failedAuth: { max: 3, timeWindow: '1m' } } }))
+    await errorStatuses(t, server, good)
     await exercise(server, good, bad)
     await server.close()
     output.push(server.logs.text, readFileSync(auditFile, 'utf8'))
@@ -61,6 +102,13 @@ t.test('api-key, bearer, basic, jwt, a list, the token endpoint and metrics', as
   await oauthPost(server.url.origin, '/oauth/token', { grant_type: 'refresh_token', refresh_token: pair.refresh }, { authorization: basic(REPORTING) })
   await oauthPost(server.url.origin, '/oauth/token', { grant_type: 'client_credentials', client_id: ADMIN.id, client_secret: ADMIN.secret + 'x' })
   await oauthPost(server.url.origin, '/oauth/revoke', { token: pair.access }, { authorization: basic(REPORTING) })
+  const tokenErrors = await Promise.all([
+    fetch(new URL(`/oauth/token?client_secret=${encodeURIComponent(ADMIN.secret)}`, server.url), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: ADMIN.secret }),
+    fetch(new URL('/oauth/token', server.url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `client_secret=${encodeURIComponent(ADMIN.secret)}&pad=${'x'.repeat(20_000)}` }),
+    fetch(new URL('/oauth/token', server.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"client_secret":"${ADMIN.secret}"` }),
+    fetch(new URL(`/oauth/token?refresh_token=${encodeURIComponent(pair.refresh)}`, server.url), { method: 'GET' })
+  ])
+  t.same(tokenErrors.map((response) => response.status), [400, 400, 400, 404], 'the token endpoint: wrong media type, too large, bad JSON; GET')
   await post(server.url, addCall, { authorization: `Bearer ${pair.access}` })
   await fetch(new URL('/metrics', server.url), { headers: { authorization: `Bearer ${METRICS_KEY}` } })
   await fetch(new URL('/metrics', server.url), { headers: { authorization: `Bearer ${METRICS_KEY}x` } })
@@ -76,4 +124,24 @@ t.test('api-key, bearer, basic, jwt, a list, the token endpoint and metrics', as
     t.notOk(everything.includes(secret), `not written anywhere: ${secret.slice(0, 6)}… (${secret.length} characters)`)
     if (secret.length > 24) t.notOk(everything.includes(secret.slice(4, 20)), `not even in part: ${secret.slice(0, 6)}…`)
   }
+})
+
+t.test('HTTP parse errors (431, 400) are logged at trace level without the bytes that failed to parse', async (t) => {
+  const server = await listen({ ...testConfig({ auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: API_KEY, permissions: ['*'] }] } } }), logger: { level: 'trace' } })
+  t.equal(await rawStatus(server.url, { 'x-api-key': API_KEY, 'x-padding': API_KEY.repeat(1000) }), 431)
+  const malformed = await new Promise<string>((resolve) => {
+    const socket = tcpConnect(Number(server.url.port), '127.0.0.1', () => {
+      socket.end(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${API_KEY}\r\n${API_KEY} no colon\r\n\r\n`)
+    })
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+    socket.on('close', () => resolve(answer))
+  })
+  t.match(malformed, /^HTTP\/1\.1 400 /, 'a malformed header line: 400')
+  await server.close()
+  const lines = server.logs.records().filter((record) => typeof record.msg === 'string' && record.msg.startsWith('client '))
+  t.ok(lines.length >= 1, 'the client error is logged')
+  t.notMatch(server.logs.text, /rawPacket/)
+  t.notOk(server.logs.text.includes(API_KEY), 'not the key')
+  t.notOk(server.logs.text.includes(Buffer.from(API_KEY).toJSON().data.join(',')), 'not even as bytes')
 })
