@@ -40,12 +40,18 @@ async function check (t: Test, url: string, applicable: (scenario: string, check
   }
 }
 
+/**
+ * The suite is one principal that opens a session per scenario (over a hundred per server) and does not
+ * always end them, so the default per-principal quota (50) would refuse its later scenarios with 503.
+ */
+const SUITE_SESSIONS = 1000
+
 for (const sessions of ['stateless', 'stateful'] as const) {
   t.test(`the fixture server behind api-key, ${sessions}: every scenario`, async (t) => {
     const app = Fastify({ logger: false })
     await app.register(async (scope) => {
       await scope.register(apiKeyAuth, { keys: [{ id: 'conformance', key: KEY, permissions: ['*'] }] })
-      await scope.register(mcpRoutes, { createServer: createConformanceServer, sessions })
+      await scope.register(mcpRoutes, { createServer: createConformanceServer, sessions, maxSessionsPerPrincipal: SUITE_SESSIONS })
     })
     await app.listen({ host: '127.0.0.1', port: 0 })
     t.teardown(() => app.close())
@@ -60,7 +66,7 @@ for (const sessions of ['stateless', 'stateful'] as const) {
 for (const fixture of strategyFixtures.filter((f) => !f.name.includes(','))) {
   for (const sessions of ['stateless', 'stateful'] as const) {
     t.test(`the calculator behind ${fixture.name}, ${sessions}: the protocol and transport scenarios`, async (t) => {
-      const server = await listen(testConfig({ auth: await fixture.auth(), mcp: { sessions } }))
+      const server = await listen(testConfig({ auth: await fixture.auth(), mcp: { sessions, maxSessionsPerPrincipal: SUITE_SESSIONS } }))
       t.teardown(server.close)
       const proxy = await startCredentialProxy(server.url, fixture.headers())
       t.teardown(proxy.close)
