@@ -1,22 +1,23 @@
 import { readFileSync } from 'node:fs'
-import { STATUS_CODES } from 'node:http'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { pino } from 'pino'
-import { challengeScopes, hostRules, mcpOptions, protectedResource, tokenIssuing } from './config/deployment.js'
-import { chosenStrategies, isLoopback, type Config } from './config/schema.js'
-import { createAuditLog, fanOut, silentAudit, type AuditSink } from './plugins/audit.js'
-import type { DeploymentContext } from './plugins/auth/authenticator.js'
-import { sha256 } from './plugins/auth/compare.js'
+import type { Server } from 'node:http'
+import Fastify, { type FastifyError, type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { deploymentContext, audiences, authorizationServer, hostRules, mcpOptions, protectedResource } from './app-options.js'
+import { isLoopback } from './config/schema.js'
+import { errorBody, MCP_AUTH_INTERNAL, MCP_AUTH_NOT_FOUND } from './core/errors.js'
+import type { Config } from './deployment.js'
+import { auditLog } from './plugins/audit-log.js'
 import { configuredAuth } from './plugins/auth/configured.js'
+import { credentialHeaderNames, openAccessStrategy, tokenIssuingOf } from './plugins/auth/registry.js'
 import { redactedPaths, safeErrorSerializer, safeRequestSerializer } from './plugins/logging.js'
-import { createMetrics, type Metrics } from './plugins/metrics.js'
-import { originHost, type HostCheck } from './plugins/origin-host.js'
+import { metrics } from './plugins/metrics.js'
+import { originHost } from './plugins/origin-host.js'
 import { rateLimits } from './plugins/rate-limits.js'
+import { tokenIssuer } from './plugins/token-issuer/plugin.js'
 import healthRoutes from './routes/health.js'
 import { createSessionStore, mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
 import metricsRoutes from './routes/metrics.js'
-import tokenRoutes from './routes/token.js'
-import wellKnownRoutes, { authorizationServerRoutes, resourceMetadataUrl } from './routes/well-known.js'
+import tokenRoutes, { TOKEN_BODY_LIMIT } from './routes/token.js'
+import wellKnownRoutes, { authorizationServerRoutes, type ProtectedResourceOptions } from './routes/well-known.js'
 
 export interface BuildAppOptions {
   /** Where log lines go (default: stdout). Tests pass a stream to read them. */
@@ -25,14 +26,28 @@ export interface BuildAppOptions {
   mcp?: Pick<McpRoutesOptions, 'createServer' | 'now' | 'sessionStore'>
 }
 
-/** The separate metrics server, when `metrics.port` is set; server.ts listens on it. */
-const metricsApps = new WeakMap<FastifyInstance, { app: FastifyInstance, host: string, port: number }>()
-export function metricsAppOf (app: FastifyInstance): { app: FastifyInstance, host: string, port: number } | undefined {
-  return metricsApps.get(app)
+/** The metrics endpoint on a port of its own (`metrics.port`): server.ts listens on it. */
+export interface MetricsServer {
+  app: FastifyInstance
+  host: string
+  port: number
 }
 
-function serverOptions (config: Config, options: BuildAppOptions): FastifyServerOptions & { https?: { key: Buffer, cert: Buffer, ca?: Buffer } } {
-  const credentialHeaders = [config.auth.apiKey?.header ?? 'x-api-key']
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set when metrics are served on a port of their own. */
+    mcpAuthMetricsServer: MetricsServer | null
+  }
+}
+
+/** A hop count as the function Fastify makes of one (its types do not list numbers): trust the first `hops` proxies. */
+function trustProxy (setting: Config['server']['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof setting !== 'number') return setting
+  return (_address: string, hop: number) => hop < setting
+}
+
+/** Fastify's options; with `server.tls`, `https` makes it an HTTPS server (same Node options otherwise). */
+function serverOptions (config: Config, options: BuildAppOptions): FastifyHttpOptions<Server> & { https?: { key: Buffer, cert: Buffer } } {
   const tls = config.server.tls
   // Node checks request timeouts on an interval (30 s by default); short timeouts need a shorter one.
   const requestTimeout = config.server.requestTimeout
@@ -43,166 +58,156 @@ function serverOptions (config: Config, options: BuildAppOptions): FastifyServer
   return {
     logger: {
       level: config.logger.level,
-      redact: { paths: redactedPaths(credentialHeaders), censor: '[redacted]' },
+      redact: { paths: redactedPaths(credentialHeaderNames(config.auth)), censor: '[redacted]' },
       serializers: { req: safeRequestSerializer, err: safeErrorSerializer },
       ...(options.logStream === undefined ? {} : { stream: options.logStream })
     },
-    trustProxy: config.server.trustProxy,
+    trustProxy: trustProxy(config.server.trustProxy),
     bodyLimit: config.server.bodyLimit,
     requestTimeout: config.server.requestTimeout,
     connectionTimeout: config.server.connectionTimeout,
     keepAliveTimeout: config.server.keepAliveTimeout,
     http: nodeServer,
-    ...(tls === undefined
-      ? {}
-      : { https: { ...nodeServer, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) } })
-  } as FastifyServerOptions
+    ...(tls === undefined ? {} : { https: { ...nodeServer, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) } })
+  }
+}
+
+function replyWithoutInternals (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+  // Our own 503s (a busy KDF queue, an unreachable store) say what to do; other 5xx text stays in the log.
+  if (status === 503 && error.code?.startsWith('MCP_AUTH_') === true) {
+    return reply.code(503).header('retry-after', '1').send(errorBody(error))
+  }
+  if (status >= 500) {
+    request.log.error({ err: error }, 'request failed')
+    return reply.code(500).send(errorBody(new MCP_AUTH_INTERNAL()))
+  }
+  return reply.code(status).send(errorBody({ ...error, statusCode: status, message: error.message }))
+}
+
+// Fastify's own 404 handler writes the full URL to the log: a credential a client put in the
+// query string would be written down with it. This one names the path only, and logs nothing.
+function notFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = request.url.split('?')[0] ?? ''
+  return reply.code(404).send(errorBody(new MCP_AUTH_NOT_FOUND(`no route for ${request.method} ${path}`)))
 }
 
 /**
- * The audit log's own pino instance, written whatever `logger.level` is: to `audit.file`, or to
- * stdout next to the main log. Writes are batched (up to 4 KiB, flushed every second and at
- * shutdown): one write per event would cost more than the request it records.
+ * Graceful shutdown: requests in flight when closing starts still finish, and their connections
+ * then close instead of idling until keepAliveTimeout (which would hold the shutdown open).
  */
-function auditSink (config: Config, logStream: NodeJS.WritableStream | undefined): { sink: AuditSink, close: () => Promise<void> } {
-  if (!config.audit.enabled) return { sink: silentAudit(), close: async () => {} }
-  // No redaction pass: audit events are built from fixed fields and never carry headers or bodies.
-  const options = { level: 'info', base: undefined }
-  if (config.audit.file === undefined && logStream !== undefined) {
-    return { sink: createAuditLog(pino(options, logStream), config.audit), close: async () => {} }
-  }
-  const destination = pino.destination({ dest: config.audit.file ?? 1, sync: true, minLength: 4096, mkdir: config.audit.file !== undefined })
-  const flusher = setInterval(() => { try { destination.flush() } catch { /* not open yet */ } }, 1000)
-  flusher.unref()
-  return {
-    sink: createAuditLog(pino(options, destination), config.audit),
-    close: async () => {
-      clearInterval(flusher)
-      // end() writes what is buffered (once the file is open) and closes it: no event is lost.
-      // stdout is flushed, not closed.
-      if (config.audit.file === undefined) destination.flushSync()
-      else await new Promise<void>((resolve) => { destination.once('close', () => resolve()); destination.end() })
-    }
-  }
-}
-
-/** Builds the whole server from a validated config. It does not listen: see server.ts. */
-export async function buildApp (config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(serverOptions(config, options))
-
-  app.setErrorHandler(function replyWithoutInternals (error: FastifyError, request, reply) {
-    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
-    // Our own 503s (a busy KDF queue, an unreachable store) say what to do; other 5xx text stays in the log.
-    if (status === 503 && error.code?.startsWith('MCP_AUTH_') === true) {
-      return reply.code(503).header('retry-after', '1').send({ statusCode: 503, code: error.code, error: STATUS_CODES[503], message: error.message })
-    }
-    if (status >= 500) {
-      request.log.error({ err: error }, 'request failed')
-      return reply.code(500).send({ statusCode: 500, code: 'MCP_AUTH_INTERNAL', error: 'Internal Server Error', message: 'internal error' })
-    }
-    return reply.code(status).send({ statusCode: status, code: error.code, error: STATUS_CODES[status], message: error.message })
-  })
-
-  // Fastify's own 404 handler writes the full URL to the log: a credential a client put in the
-  // query string would be written down with it. This one names the path only, and logs nothing.
-  app.setNotFoundHandler(function notFound (request, reply) {
-    const path = request.url.split('?')[0] ?? ''
-    return reply.code(404).send({ statusCode: 404, code: 'MCP_AUTH_NOT_FOUND', error: 'Not Found', message: `no route for ${request.method} ${path}` })
-  })
-
-  // Graceful shutdown: requests in flight when closing starts still finish, and their connections
-  // then close instead of idling until keepAliveTimeout (which would hold the shutdown open).
+function closeConnectionsAtShutdown (app: FastifyInstance): void {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', function closeAfterShutdown (_request, reply, payload, done) {
     if (closing) reply.header('connection', 'close')
     done(null, payload)
   })
+}
 
-  // Known once the Host check is registered (below); URLs are built from the Host only if it names hosts.
-  let hostCheck: HostCheck | undefined
-  const hostCheckedByName = (): boolean => hostCheck?.byName() ?? false
-  const metadata = protectedResource(config, hostCheckedByName)
-  const routeOptions: McpRoutesOptions = { ...mcpOptions(config, metadata), ...options.mcp }
-  const sessionStore = routeOptions.sessionStore ?? (config.mcp.sessions === 'stateful' ? createSessionStore(routeOptions) : undefined)
-  const audit = auditSink(config, options.logStream)
-  app.addHook('onClose', async () => { await audit.close() })
-  let metrics: Metrics | undefined
-  let sink = audit.sink
-  if (config.metrics.enabled) {
-    metrics = createMetrics(sessionStore === undefined ? {} : { sessions: () => sessionStore.size })
-    sink = fanOut(audit.sink, metrics.sink)
-    const observe = metrics.observeRequest
-    app.addHook('onResponse', async (request, reply) => {
-      observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
-    })
+/** The metrics endpoint: on the main server, or on a port of its own. */
+async function registerMetricsRoutes (app: FastifyInstance, config: Config): Promise<void> {
+  const routeOptions = { registry: app.mcpAuthMetrics.registry, path: config.metrics.path, key: config.metrics.key, sha256: config.metrics.sha256 }
+  if (config.metrics.port === undefined) {
+    await app.register(metricsRoutes, routeOptions)
+    return
   }
+  const metricsApp = Fastify({ logger: false })
+  await metricsApp.register(metricsRoutes, routeOptions)
+  app.mcpAuthMetricsServer = { app: metricsApp, host: config.metrics.host, port: config.metrics.port }
+  app.addHook('onClose', async () => { await metricsApp.close() })
+}
 
-  const issuing = tokenIssuing(config, app.log, hostCheckedByName)
-  const context: DeploymentContext = {
-    ...(metadata === undefined ? {} : { resourceMetadataUrl: (request) => resourceMetadataUrl(request, metadata), challengeScopes: challengeScopes(config, metadata) }),
-    ...(issuing === undefined ? {} : { isRevoked: issuing.isRevoked })
-  }
-  const readiness: Array<{ name: string, ready: () => Promise<boolean> }> = []
-
-  if (issuing !== undefined) {
-    app.addHook('onClose', async () => { await issuing.store.close() })
-    if (!await issuing.connected) app.log.warn('the token store (Redis) is not reachable yet: token requests get 503 until it is')
-    if (config.store.redisUrl !== undefined) readiness.push({ name: 'token store', ready: () => issuing.store.ready() })
-  }
-
-  // Everything clients reach (the MCP endpoint, the metadata documents, the token endpoint)
-  // answers only to the Host names it should: DNS-rebinding protection, before anything else.
-  // Health and metrics stay outside (probes address the server by its IP).
+/**
+ * Everything clients reach (the MCP endpoint, the metadata documents, the token endpoint) answers
+ * only to the Host names it should: DNS-rebinding protection, before anything else. One set of
+ * rate-limit counters covers the whole API: a failed login at the token endpoint counts for the
+ * MCP endpoint too.
+ */
+async function registerPublicApi (app: FastifyInstance, config: Config, options: BuildAppOptions): Promise<void> {
   await app.register(async function publicApi (api) {
-    // One set of counters for the whole API: a failed login at the token endpoint counts for the MCP endpoint too.
-    const limits = await rateLimits(api, {
-      perPrincipal: config.rateLimit.max === undefined ? undefined : { max: config.rateLimit.max, timeWindow: config.rateLimit.timeWindow },
-      tools: config.rateLimit.tools,
-      failedAuth: config.rateLimit.failedAuth === false ? undefined : config.rateLimit.failedAuth,
-      redisUrl: config.rateLimit.redisUrl,
-      audit: sink
-    })
-    if (config.rateLimit.redisUrl !== undefined) readiness.push({ name: 'rate-limit store', ready: limits.ready })
-    api.addHook('onClose', async () => { await limits.close() })
+    await api.register(rateLimits, { ...config.rateLimit, audit: app.mcpAuthAudit })
+    let metadata: ProtectedResourceOptions | undefined
     await api.register(async function oauthDocuments (documents) {
       // Read cross-origin by design (no Origin check); refusals in each route's own error format.
       await documents.register(originHost, { ...hostRules(config), origins: false, answer: 'error' })
-      hostCheck = documents.mcpAuthHostChecked
-      if (issuing !== undefined) {
-        await documents.register(tokenRoutes, { ...issuing.routes, audit: sink, throttle: limits.throttle })
-        if (issuing.metadata !== undefined) await documents.register(authorizationServerRoutes, issuing.metadata)
-      }
+      const hostCheckedByName = (): boolean => documents.mcpAuthHostChecked?.byName() ?? false
+      metadata = protectedResource(config, hostCheckedByName)
+      await registerTokenRoutes(documents, config, hostCheckedByName)
       if (metadata !== undefined) await documents.register(wellKnownRoutes, metadata)
     })
     await api.register(async function protectedMcp (scope) {
       // Host and Origin are checked before any credential is: a foreign page never counts as a failed login.
       await scope.register(originHost, hostRules(config))
-      await scope.register(configuredAuth, { auth: config.auth, context, hook: { audit: sink, throttle: limits.throttle } })
-      limits.addPrincipalLimits(scope)
-      await scope.register(mcpRoutes, { ...routeOptions, audit: sink, ...(sessionStore === undefined ? {} : { sessionStore }) })
+      const isRevoked = app.hasDecorator('mcpAuthTokenIssuer') ? app.mcpAuthTokenIssuer.isRevoked : undefined
+      await scope.register(configuredAuth, {
+        auth: config.auth,
+        context: deploymentContext(config, metadata, isRevoked),
+        hook: { audit: app.mcpAuthAudit, throttle: api.mcpAuthLimits.throttle }
+      })
+      const sessionStore = app.hasDecorator('mcpAuthSessions') ? { sessionStore: app.mcpAuthSessions } : {}
+      await scope.register(mcpRoutes, { ...mcpOptions(config, metadata), ...options.mcp, ...sessionStore, audit: app.mcpAuthAudit })
     })
+    if (config.rateLimit.redisUrl !== undefined) app.mcpAuthReadiness.push({ name: 'rate-limit store', ready: api.mcpAuthLimits.ready })
   })
-  await app.register(healthRoutes, { checks: readiness })
+}
 
-  if (metrics !== undefined) {
-    const keyDigest = config.metrics.sha256 !== undefined ? Buffer.from(config.metrics.sha256, 'hex') : config.metrics.key === undefined ? undefined : sha256(config.metrics.key)
-    const routeOptions = { registry: metrics.registry, path: config.metrics.path, keyDigest }
-    if (config.metrics.port === undefined) {
-      await app.register(metricsRoutes, routeOptions)
-    } else {
-      const metricsApp = Fastify({ logger: false })
-      await metricsApp.register(metricsRoutes, routeOptions)
-      metricsApps.set(app, { app: metricsApp, host: config.metrics.host, port: config.metrics.port })
-      app.addHook('onClose', async () => { await metricsApp.close() })
-    }
+/** The token endpoint and its RFC 8414 metadata, when the token issuer is on. */
+async function registerTokenRoutes (documents: FastifyInstance, config: Config, hostCheckedByName: () => boolean): Promise<void> {
+  if (!documents.hasDecorator('mcpAuthTokenIssuer')) return
+  const issuer = documents.mcpAuthTokenIssuer
+  await documents.register(tokenRoutes, {
+    clients: issuer.clients,
+    service: issuer.service,
+    verifyOwnToken: issuer.signing.verifyOwnToken,
+    audienceFor: audiences(config, issuer.signing),
+    bodyLimit: Math.min(config.server.bodyLimit, TOKEN_BODY_LIMIT),
+    audit: documents.mcpAuthAudit,
+    throttle: documents.mcpAuthLimits.throttle
+  })
+  const metadata = authorizationServer(config, issuer.signing, hostCheckedByName)
+  if (metadata !== undefined) await documents.register(authorizationServerRoutes, metadata)
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Stateful MCP sessions, shared by the routes and the metrics gauge. */
+    mcpAuthSessions: ReturnType<typeof createSessionStore>
+    /** What /readyz checks. */
+    mcpAuthReadiness: Array<{ name: string, ready: () => Promise<boolean> }>
   }
+}
 
-  if (chosenStrategies(config.auth.strategy).includes('none')) {
-    app.log.warn('authentication is OFF (strategy none): anyone who can reach this address can use every tool; for local development only')
+function warnings (app: FastifyInstance, config: Config): void {
+  if (openAccessStrategy(config.auth) !== undefined) {
+    app.log.warn(`authentication is OFF (strategy ${openAccessStrategy(config.auth) ?? ''}): anyone who can reach this address can use every tool; for local development only`)
   }
   if (!isLoopback(config.server.host) && config.server.tls === undefined && config.server.trustProxy === false) {
     app.log.warn(`SECURITY: serving plain HTTP on ${config.server.host}: credentials cross the network unencrypted. Configure server.tls, or terminate TLS at a proxy and set server.trustProxy`)
   }
+}
+
+/** Builds the whole server from a validated config. It does not listen: see server.ts. */
+export async function buildApp (config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(config, options))
+  app.setErrorHandler(replyWithoutInternals)
+  app.setNotFoundHandler(notFound)
+  closeConnectionsAtShutdown(app)
+  app.decorate('mcpAuthReadiness', [])
+  app.decorate('mcpAuthMetricsServer', null)
+
+  const sessionStore = options.mcp?.sessionStore ?? (config.mcp.sessions === 'stateful' ? createSessionStore({ ...config.mcp, ...options.mcp }) : undefined)
+  if (sessionStore !== undefined) app.decorate('mcpAuthSessions', sessionStore)
+  if (config.metrics.enabled) await app.register(metrics, { sessions: sessionStore === undefined ? undefined : () => sessionStore.size })
+  await app.register(auditLog, { ...config.audit, stream: options.logStream, alsoTo: config.metrics.enabled ? [app.mcpAuthMetrics.sink] : [] })
+  const issuing = tokenIssuingOf(config.auth)
+  if (issuing !== undefined) {
+    await app.register(tokenIssuer, { ...issuing, store: config.store, scopeHierarchy: config.mcp.scopeHierarchy })
+    if (config.store.redisUrl !== undefined) app.mcpAuthReadiness.push({ name: 'token store', ready: () => app.mcpAuthTokenIssuer.store.ready() })
+  }
+  await registerPublicApi(app, config, options)
+  await app.register(healthRoutes, { checks: app.mcpAuthReadiness })
+  if (config.metrics.enabled) await registerMetricsRoutes(app, config)
+  warnings(app, config)
   return app
 }

@@ -7,28 +7,28 @@ export { basicAuth, createBasicAuthenticator, type BasicOptions } from './plugin
 export { jwtAuth, createJwtAuthenticator, type JwtOptions, type JwtPluginOptions } from './plugins/auth/jwt.js'
 export { noneAuth, createNoneAuthenticator, type NoneOptions } from './plugins/auth/none.js'
 export { configuredAuth, type ConfiguredAuthOptions } from './plugins/auth/configured.js'
-export { addAuthHook, type AuthHookOptions, type FailedAuthThrottle } from './plugins/auth/hook.js'
-export type { Authenticator, AuthOutcome, DeploymentContext, FailureReason } from './plugins/auth/authenticator.js'
-export { principalKey, toAuthInfo, type Principal } from './plugins/auth/principal.js'
-export * as errors from './plugins/auth/errors.js'
+export { addAuthHook, type AuthHookOptions } from './plugins/auth/hook.js'
+export type { Authenticator, AuthOutcome, DeploymentContext, FailedAuthThrottle, FailureReason } from './core/authenticator.js'
+export { principalKey, toAuthInfo, type Principal } from './core/principal.js'
+export * as errors from './core/errors.js'
 
 // The MCP endpoint and the servers behind it.
 export { mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
 export { createCalculatorServer, type CreateMcpServer, type CreateServerContext, type MountedServer } from './mcp/server.js'
 export { registerCalculatorTools, calculatorTools } from './mcp/calculator.js'
 export { DUAL_ERA_PROTOCOL_VERSIONS, LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION, type ProtocolEra } from './mcp/protocol-versions.js'
-export { grants, minimalScopes, type AccessCheck, type ScopeHierarchy } from './mcp/permissions.js'
+export { grants, minimalScopes, type AccessCheck, type ScopeHierarchy } from './core/permissions.js'
 export { PERMISSION_DENIED } from './mcp/tool-access.js'
-export { JsonRpcCode } from './mcp/jsonrpc-error.js'
+export { JsonRpcCode } from './core/jsonrpc.js'
 
 // Tokens: minting (for tests and admin tools), password hashes, stores.
 export { createTokenSigner, type TokenClaims, type SignedToken } from './plugins/auth/jwt-signer.js'
-export { hashPassword } from './plugins/auth/password-hash.js'
+export { hashPassword } from './plugins/credentials/password-hash.js'
 export { MemoryTokenStore, RedisTokenStore, createTokenStore, type TokenStore } from './plugins/token-store/index.js'
 
 // Configuration and the complete server.
-export { loadConfigFile, parseConfig, configFileFrom, DEFAULT_CONFIG_FILE } from './config/load.js'
-export { ConfigError, type ConfigProblem } from './config/problems.js'
-export type { Config, ConfigInput } from './config/schema.js'
+export { configFileFrom, DEFAULT_CONFIG_FILE } from './config/load.js'
+export { loadConfigFile, parseConfig, configSchema, type Config, type ConfigInput } from './deployment.js'
+export { ConfigError, type ConfigProblem } from './core/problems.js'
 export { buildApp, type BuildAppOptions } from './app.js'
 export { startServer, type RunningServer } from './server.js'

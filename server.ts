@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp, metricsAppOf, type BuildAppOptions } from './app.js'
-import type { Config } from './config/schema.js'
+import { buildApp, type BuildAppOptions } from './app.js'
+import type { Config } from './deployment.js'
 
 export interface RunningServer {
   app: FastifyInstance
@@ -21,8 +21,8 @@ export async function startServer (config: Config, options: BuildAppOptions = {}
     mcpUrl: `${scheme}://${hostPort(config.server.host, app)}${config.mcp.path}`,
     close: async () => { await app.close() }
   }
-  const metrics = metricsAppOf(app)
-  if (metrics !== undefined) {
+  const metrics = app.mcpAuthMetricsServer
+  if (metrics !== null) {
     await metrics.app.listen({ host: metrics.host, port: metrics.port })
     running.metricsUrl = `http://${hostPort(metrics.host, metrics.app)}${config.metrics.path}`
   }

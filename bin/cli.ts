@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
-import { configFileFrom, DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.js'
-import { ConfigError } from '../config/problems.js'
-import { chosenStrategies, type Config } from '../config/schema.js'
+import { configFileFrom, DEFAULT_CONFIG_FILE } from '../config/load.js'
+import { loadConfigFile, type Config } from '../deployment.js'
+import { ConfigError } from '../core/problems.js'
+import { chosenStrategies, stdioCredential } from '../plugins/auth/registry.js'
 import { startServer, type RunningServer } from '../server.js'
 import { generatedKeyBanner } from './banner.js'
 import { generateKey } from './gen-key.js'
@@ -106,7 +107,11 @@ async function serve (args: readonly string[], io: CliIo): Promise<RunningServer
   const config: Config = loadConfigFile(file, { env, overrides: { host: values.host, port: parsePort(values.port) } })
   // The real process logs through pino's own stdout destination; tests pass a stream to read.
   const server = await startServer(config, io.stdout === process.stdout ? {} : { logStream: io.stdout })
-  if (generatedKey !== undefined) write(io.stdout, generatedKeyBanner(server.mcpUrl, config.auth.apiKey?.header ?? 'x-api-key', generatedKey))
+  if (generatedKey !== undefined) {
+    // The header the bundled config's strategy reads the key from.
+    const [header] = Object.keys(stdioCredential(config.auth, {}).headers(generatedKey))
+    if (header !== undefined) write(io.stdout, generatedKeyBanner(server.mcpUrl, header, generatedKey))
+  }
   if (io.handleSignals === true) {
     closeWithGrace({ delay: config.server.shutdownTimeout, logger: server.app.log }, async ({ err }) => {
       if (err !== undefined) server.app.log.error({ err }, 'shutting down after an error')

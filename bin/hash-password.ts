@@ -1,4 +1,4 @@
-import { hashPassword } from '../plugins/auth/password-hash.js'
+import { hashPassword } from '../plugins/credentials/password-hash.js'
 import { UsageError, write, type CliIo } from './io.js'
 
 async function readAll (stream: NodeJS.ReadableStream): Promise<string> {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { parse as parseDuration } from '@lukeed/ms'
-import { configFileFrom, loadConfigFile } from '../config/load.js'
+import { configFileFrom } from '../config/load.js'
+import { loadConfigFile } from '../deployment.js'
 import { createTokenSigner } from '../plugins/auth/jwt-signer.js'
 import { UsageError, write, type CliIo } from './io.js'
 

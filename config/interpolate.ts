@@ -1,4 +1,4 @@
-import { formatPath, type ConfigProblem } from './problems.js'
+import { formatPath, type ConfigProblem } from '../core/problems.js'
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 

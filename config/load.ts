@@ -3,8 +3,9 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseDocument } from 'yaml'
 import { interpolate } from './interpolate.js'
-import { ConfigError, formatPath, type ConfigProblem } from './problems.js'
-import { configSchema, type Config } from './schema.js'
+import { ConfigError, formatPath, type ConfigProblem } from '../core/problems.js'
+import type { z } from 'zod'
+import type { ServerSection } from './schema.js'
 import { resolveSecretFiles } from './secret-files.js'
 
 export interface LoadOptions {
@@ -13,8 +14,16 @@ export interface LoadOptions {
   overrides?: { host?: string | undefined, port?: number | undefined }
 }
 
-/** Sections whose `*File` fields name secrets (server.tls names certificate files and is left alone). */
-const SECRET_SECTIONS = ['auth', 'store', 'rateLimit', 'metrics'] as const
+/** What the loader needs to know of a deployment's file format (see deployment.ts). */
+export interface ConfigFormat<C extends { server: ServerSection }> {
+  schema: z.ZodType<C>
+  /** Sections whose `<field>File` entries name secrets (server.tls names certificate files and is left alone). */
+  secretSections: readonly string[]
+  /** Fields that hold a secret and so may instead be given as `<field>File`. */
+  secretFields: readonly string[]
+  /** The auth section with authentication off (CALCULATOR_REQUIRE_AUTH=false), from the file's own. */
+  openAccessAuth: (auth: Readonly<Record<string, unknown>> | undefined) => Record<string, unknown>
+}
 
 function packageRoot (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
@@ -36,7 +45,7 @@ export function configFileFrom (cliValue: string | undefined, env: NodeJS.Proces
 }
 
 /** Reads, interpolates and validates a YAML or JSON config file; throws ConfigError listing every problem. */
-export function loadConfigFile (file: string, options: LoadOptions = {}): Config {
+export function loadConfigFileWith<C extends { server: ServerSection }> (format: ConfigFormat<C>, file: string, options: LoadOptions = {}): C {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -48,10 +57,10 @@ export function loadConfigFile (file: string, options: LoadOptions = {}): Config
   if (document.errors.length > 0) {
     throw new ConfigError(file, document.errors.map((e) => ({ path: '(syntax)', message: e.message.split('\n')[0] ?? e.message })))
   }
-  return parseConfig(document.toJS(), { ...options, source: file, baseDir: dirname(file) })
+  return parseConfigWith(format, document.toJS(), { ...options, source: file, baseDir: dirname(file) })
 }
 
-export function parseConfig (raw: unknown, options: LoadOptions & { source?: string, baseDir?: string } = {}): Config {
+export function parseConfigWith<C extends { server: ServerSection }> (format: ConfigFormat<C>, raw: unknown, options: LoadOptions & { source?: string, baseDir?: string } = {}): C {
   const env = options.env ?? process.env
   const source = options.source ?? 'configuration'
   const problems: ConfigProblem[] = []
@@ -59,28 +68,29 @@ export function parseConfig (raw: unknown, options: LoadOptions & { source?: str
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(source, [{ path: '(root)', message: 'expected a mapping of settings' }])
   }
-  const doc = interpolate(authOff(raw as Record<string, unknown>, env), env, problems) as Record<string, unknown>
+  const doc = interpolate(authOff(raw as Record<string, unknown>, env, format), env, problems) as Record<string, unknown>
   applyEnvironment(doc, env, options.overrides)
   const explained = new Set(problems.map((p) => p.path))
-  for (const section of SECRET_SECTIONS) {
-    if (doc[section] !== undefined) doc[section] = resolveSecretFiles(doc[section], options.baseDir ?? process.cwd(), problems, [section], explained)
+  const secrets = { baseDir: options.baseDir ?? process.cwd(), fields: format.secretFields }
+  for (const section of format.secretSections) {
+    if (doc[section] !== undefined) doc[section] = resolveSecretFiles(doc[section], secrets, problems, [section], explained)
   }
 
-  const result = configSchema.safeParse(doc)
+  const result = format.schema.safeParse(doc)
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = formatPath(issue.path)
       if (!explained.has(path)) problems.push({ path, message: issue.message })
     }
   }
-  if (result.success) checkFiles(result.data, problems)
+  if (result.success) checkFiles(result.data.server, problems)
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
   return result.data
 }
 
 /** Files the server reads at start (TLS): reported now, by path, rather than as a crash later. */
-function checkFiles (config: Config, problems: ConfigProblem[]): void {
-  const tls = config.server.tls
+function checkFiles (server: ServerSection, problems: ConfigProblem[]): void {
+  const tls = server.tls
   if (tls === undefined) return
   for (const field of ['certFile', 'keyFile', 'caFile'] as const) {
     const file = tls[field]
@@ -102,13 +112,13 @@ function section (doc: Record<string, unknown>, name: string): Record<string, un
 }
 
 /**
- * CALCULATOR_REQUIRE_AUTH=false selects the none strategy. The other strategies' sections are
- * dropped before interpolation: their variables (a key, a secret) are not needed to run without auth.
+ * CALCULATOR_REQUIRE_AUTH=false selects the open-access strategy. The other strategies' sections
+ * are dropped before interpolation: their variables (a key, a secret) are not needed to run without auth.
  */
-function authOff (raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+function authOff<C extends { server: ServerSection }> (raw: Record<string, unknown>, env: NodeJS.ProcessEnv, format: ConfigFormat<C>): Record<string, unknown> {
   if (env.CALCULATOR_REQUIRE_AUTH?.toLowerCase() !== 'false') return raw
-  const none = (raw.auth as Record<string, unknown> | undefined)?.none
-  return { ...raw, auth: { strategy: 'none', ...(none === undefined ? {} : { none }) } }
+  const auth = raw.auth !== null && typeof raw.auth === 'object' && !Array.isArray(raw.auth) ? raw.auth as Record<string, unknown> : undefined
+  return { ...raw, auth: format.openAccessAuth(auth) }
 }
 
 /** HOST and PORT from the environment, then command-line overrides. */

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { formatPath, type ConfigProblem } from './problems.js'
+import { formatPath, type ConfigProblem } from '../core/problems.js'
 
-/** Fields that hold a secret and so may instead be given as `<field>File`. */
-export const SECRET_FIELDS = [
-  'key', 'token', 'secret', 'publicKey', 'privateKey', 'passwordHash', 'secretHash', 'redisUrl'
-] as const
-
-const FILE_FIELDS = new Map<string, string>(SECRET_FIELDS.map((field) => [`${field}File`, field]))
+/** Where secret files are read: relative paths from `baseDir`; `fields` may each be given as `<field>File`. */
+export interface SecretFiles {
+  baseDir: string
+  fields: readonly string[]
+}
 
 /**
  * Replaces every `<secret>File` below `value` by `<secret>` holding the file's contents
@@ -17,21 +16,21 @@ const FILE_FIELDS = new Map<string, string>(SECRET_FIELDS.map((field) => [`${fie
  */
 export function resolveSecretFiles (
   value: unknown,
-  baseDir: string,
+  files: SecretFiles,
   problems: ConfigProblem[],
   path: Array<string | number>,
   explained: Set<string> = new Set()
 ): unknown {
   if (Array.isArray(value)) {
-    return value.map((item, index) => resolveSecretFiles(item, baseDir, problems, [...path, index], explained))
+    return value.map((item, index) => resolveSecretFiles(item, files, problems, [...path, index], explained))
   }
   if (value === null || typeof value !== 'object') return value
 
   const out: Record<string, unknown> = {}
   for (const [key, item] of Object.entries(value)) {
-    const field = FILE_FIELDS.get(key)
-    if (field === undefined) {
-      out[key] = resolveSecretFiles(item, baseDir, problems, [...path, key], explained)
+    const field = key.endsWith('File') ? key.slice(0, -'File'.length) : undefined
+    if (field === undefined || !files.fields.includes(field)) {
+      out[key] = resolveSecretFiles(item, files, problems, [...path, key], explained)
       continue
     }
     const where = formatPath([...path, key])
@@ -46,7 +45,7 @@ export function resolveSecretFiles (
       continue
     }
     try {
-      out[field] = readFileSync(resolve(baseDir, item), 'utf8').replace(/[\r\n]+$/, '')
+      out[field] = readFileSync(resolve(files.baseDir, item), 'utf8').replace(/[\r\n]+$/, '')
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable'
       problems.push({ path: where, message: `cannot read file ${item} (${reason})` })

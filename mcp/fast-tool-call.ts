@@ -3,7 +3,7 @@ import {
   CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY, ProtocolError, ProtocolErrorCode, SERVER_INFO_META_KEY,
   type CallToolResult, type Implementation, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type RegisteredTool
 } from '@modelcontextprotocol/server'
-import { JsonRpcCode } from './jsonrpc-error.js'
+import { JsonRpcCode } from '../core/jsonrpc.js'
 import type { ProtocolEra } from './protocol-versions.js'
 
 /** Serves eligible `tools/call` requests without the SDK's per-request machinery. */

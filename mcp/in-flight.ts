@@ -1,5 +1,5 @@
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, RequestId } from '@modelcontextprotocol/server'
-import { JsonRpcCode } from './jsonrpc-error.js'
+import { JsonRpcCode } from '../core/jsonrpc.js'
 
 /**
  * Where the messages about one exchange's requests go ahead of their answers: an HTTP response

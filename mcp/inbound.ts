@@ -4,7 +4,7 @@ import {
   type JSONRPCMessage, type JSONRPCNotification, type JSONRPCRequest, type RequestId
 } from '@modelcontextprotocol/server'
 import { decodeHeaderValue, trimFieldValue } from './header-values.js'
-import { JsonRpcCode } from './jsonrpc-error.js'
+import { JsonRpcCode } from '../core/jsonrpc.js'
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS } from './protocol-versions.js'
 
 /** A POST the route will not serve: the status and JSON-RPC error to answer it with. */

@@ -1,6 +1,6 @@
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server'
 import { cancelledResponse, InFlightRequests, isRequest, isResponse, type RelatedChannel } from './in-flight.js'
-import { JsonRpcCode } from './jsonrpc-error.js'
+import { JsonRpcCode } from '../core/jsonrpc.js'
 import type { ToolCallFastPath } from './fast-tool-call.js'
 
 /** Where messages go that belong to no request: a stateful session's GET stream. */

@@ -3,7 +3,7 @@ import {
   type JSONRPCMessage, type JSONRPCNotification, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type TransportSendOptions
 } from '@modelcontextprotocol/server'
 import { cancelledResponse, InFlightRequests, isRequest, isResponse, type RelatedChannel } from './in-flight.js'
-import { JsonRpcCode } from './jsonrpc-error.js'
+import { JsonRpcCode } from '../core/jsonrpc.js'
 import { MODERN_PROTOCOL_VERSION } from './protocol-versions.js'
 import type { ToolCallFastPath } from './fast-tool-call.js'
 

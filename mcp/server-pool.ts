@@ -1,4 +1,4 @@
-import { principalKey, toAuthInfo, type Principal } from '../plugins/auth/principal.js'
+import { principalKey, toAuthInfo, type Principal } from '../core/principal.js'
 import { connectLegacy, ModernEndpoint, type LegacyEndpoint } from './endpoints.js'
 import type { ProtocolEra } from './protocol-versions.js'
 import { mountedServer, type CreateMcpServer } from './server.js'

@@ -1,6 +1,6 @@
 import { McpServer, type RegisteredTool } from '@modelcontextprotocol/server'
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv'
-import type { Principal } from '../plugins/auth/principal.js'
+import type { Principal } from '../core/principal.js'
 import { registerCalculatorTools } from './calculator.js'
 import { DUAL_ERA_PROTOCOL_VERSIONS, type ProtocolEra } from './protocol-versions.js'
 

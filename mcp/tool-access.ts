@@ -1,7 +1,7 @@
 import type { JSONRPCMessage, JSONRPCResponse, RequestId } from '@modelcontextprotocol/server'
-import type { Principal } from '../plugins/auth/principal.js'
-import { JsonRpcCode } from './jsonrpc-error.js'
-import { mayUse, permissionCheck, requiredPermission, type AccessCheck, type ScopeHierarchy, type ToolPermissionOptions } from './permissions.js'
+import type { Principal } from '../core/principal.js'
+import { JsonRpcCode } from '../core/jsonrpc.js'
+import { mayUse, permissionCheck, requiredPermission, type AccessCheck, type ScopeHierarchy, type ToolPermissionOptions } from '../core/permissions.js'
 import type { ProtocolEra } from './protocol-versions.js'
 
 /** JSON-RPC error code for a tools/call the principal may not make. */

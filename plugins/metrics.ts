@@ -1,3 +1,5 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AuditSink } from './audit.js'
 
@@ -37,3 +39,27 @@ export function createMetrics (options: { sessions?: () => number } = {}) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Prometheus registry and the audit listener that feeds it, when metrics are on. */
+    mcpAuthMetrics: Metrics
+  }
+}
+
+export interface MetricsOptions {
+  /** The number of open stateful sessions, for a gauge. */
+  sessions?: (() => number) | undefined
+}
+
+/** Metrics for the app: request timings of every route, and (through `mcpAuthMetrics.sink`) auth, tool and limit events. */
+async function metricsPlugin (fastify: FastifyInstance, options: MetricsOptions): Promise<void> {
+  const metrics = createMetrics(options.sessions === undefined ? {} : { sessions: options.sessions })
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
+  })
+  fastify.decorate('mcpAuthMetrics', metrics)
+}
+
+export const metrics = fp(metricsPlugin, { fastify: '5.x', name: 'fastify-mcp-auth-metrics' })
+export default metrics

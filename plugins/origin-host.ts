@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
-import { MCP_AUTH_HOST_NOT_ALLOWED, MCP_AUTH_ORIGIN_NOT_ALLOWED } from './auth/errors.js'
+import { JsonRpcCode, sendJsonRpcError } from '../core/jsonrpc.js'
+import { MCP_AUTH_HOST_NOT_ALLOWED, MCP_AUTH_ORIGIN_NOT_ALLOWED } from '../core/errors.js'
 
 export interface OriginHostOptions {
   /**

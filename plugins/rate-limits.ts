@@ -1,27 +1,53 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { z } from 'zod'
+import { duration } from '../core/duration.js'
+import { parseOptions } from '../core/options.js'
 import { connected, createRedis, pings } from './token-store/redis-client.js'
-import type { AuditSink } from './audit.js'
-import { MCP_AUTH_RATE_LIMITED, MCP_AUTH_RATE_LIMIT_UNAVAILABLE } from './auth/errors.js'
-import { FailedAuthThrottled, type FailedAuthThrottle } from './auth/hook.js'
-import { principalKey } from './auth/principal.js'
+import { requestLogAudit, type AuditSink } from './audit.js'
+import { FailedAuthThrottled, MCP_AUTH_RATE_LIMITED, MCP_AUTH_RATE_LIMIT_UNAVAILABLE } from '../core/errors.js'
+import type { FailedAuthThrottle } from '../core/authenticator.js'
+import { principalKey } from '../core/principal.js'
 
-export interface Limit {
-  max: number
-  /** Milliseconds. */
-  timeWindow: number
+const limitSchema = z.strictObject({
+  max: z.coerce.number().int().positive(),
+  /** Milliseconds, or a duration such as `1m`. */
+  timeWindow: duration
+})
+
+export type Limit = z.output<typeof limitSchema>
+
+/** The `rateLimit` section, and the plugin's options. */
+export const rateLimitOptionsSchema = z.strictObject({
+  /** Requests per principal per timeWindow; unset: no per-principal limit. */
+  max: z.coerce.number().int().positive().optional(),
+  timeWindow: duration.default(60_000),
+  /** Per principal and tool: { power: { max: 10, timeWindow: 1m } }. */
+  tools: z.record(z.string(), limitSchema).default({}),
+  /** Failed authentications per client address; false turns the throttle off. */
+  failedAuth: z.union([limitSchema, z.literal(false)]).default({ max: 10, timeWindow: 60_000 }),
+  /** Share every counter across instances; unset or empty: this process's memory. */
+  redisUrl: z.string().optional().transform((url) => url === '' ? undefined : url)
+})
+
+export type RateLimitOptions = z.input<typeof rateLimitOptionsSchema> & {
+  /** Receives every refusal (default: the request log). */
+  audit?: AuditSink | undefined
 }
 
-export interface RateLimitOptions {
-  /** Per authenticated principal, across all its requests; undefined: no limit. */
-  perPrincipal?: Limit | undefined
-  /** Per principal and tool, for the tools named. */
-  tools?: Readonly<Record<string, Limit>>
-  /** Failed authentications per client address; undefined: no throttle. */
-  failedAuth?: Limit | undefined
-  /** Shares every counter across instances. */
-  redisUrl?: string | undefined
-  audit: AuditSink
+/** What the rate-limit plugin offers the scope it is registered in. */
+export interface RateLimits {
+  /** The failed-authentication throttle for the auth hook and the token endpoint; undefined when off. */
+  readonly throttle: FailedAuthThrottle | undefined
+  /** Whether the counter store can answer (readiness). */
+  ready: () => Promise<boolean>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mcpAuthLimits: RateLimits
+  }
 }
 
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>
@@ -50,88 +76,101 @@ function toolsCalled (request: FastifyRequest): string[] {
   return tools
 }
 
-/**
- * Rate limits for the MCP scope, built on @fastify/rate-limit (its counters, in memory or Redis):
- * - failed authentications (returned as a throttle for the auth hook): cheap failures per client
- *   address, counted after the check; password checks per address and per account, counted
- *   before the work (see hook.ts for what is refused when);
- * - all requests per verified principal (an onRequest hook that must run after authentication,
- *   so an unauthenticated client can never spend a principal's budget);
- * - tools/call per principal and tool (a preHandler, once the body names the tool).
- * Over a limit: 429 with Retry-After and RateLimit-* headers. A counter store that cannot answer
- * fails closed: 503.
- */
-export async function rateLimits (scope: FastifyInstance, options: RateLimitOptions): Promise<{ throttle: FailedAuthThrottle | undefined, addPrincipalLimits: (target?: FastifyInstance) => void, ready: () => Promise<boolean>, close: () => Promise<void> }> {
-  const redis = options.redisUrl === undefined ? undefined : createRedis(options.redisUrl)
-  if (redis !== undefined && !await connected(redis, 3000)) scope.log.warn('the rate-limit store (Redis) is not reachable yet: requests get 503 until it is')
-  await scope.register(rateLimit, { global: false, skipOnError: false, nameSpace: 'fastify-mcp-auth-rl:', ...(redis === undefined ? {} : { redis }) })
-  const create = (limit: Limit, key: (request: FastifyRequest) => string): Limiter =>
-    scope.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key })
-  const exceeded = (result: LimitResult): boolean => !result.isAllowed && result.isExceeded
-  const waitSeconds = (result: LimitResult): number => Math.max(1, result.isAllowed ? 1 : result.ttlInSeconds)
+type Create = (limit: Limit, key: (request: FastifyRequest) => string) => Limiter
 
-  function refuse (request: FastifyRequest, reply: FastifyReply, kind: string, result: LimitResult): never {
-    options.audit.rateLimited(request, kind)
-    reply.header('retry-after', String(waitSeconds(result)))
-    throw new MCP_AUTH_RATE_LIMITED(`${kind === 'principal' ? 'too many requests' : `too many ${kind} calls`}, retry in ${waitSeconds(result)} s`)
-  }
+const exceeded = (result: LimitResult): boolean => !result.isAllowed && result.isExceeded
+const waitSeconds = (result: LimitResult): number => Math.max(1, result.isAllowed ? 1 : result.ttlInSeconds)
 
-  function headers (reply: FastifyReply, result: LimitResult): void {
-    if (result.isAllowed) return
-    reply.header('ratelimit-limit', String(result.max))
-      .header('ratelimit-remaining', String(result.remaining))
-      .header('ratelimit-reset', String(result.ttlInSeconds))
-  }
-
-  let throttle: FailedAuthThrottle | undefined
-  if (options.failedAuth !== undefined) {
-    const failedAuth = options.failedAuth
-    const accounts = new WeakMap<FastifyRequest, string>()
-    const perAddress = create(failedAuth, (request) => `fail:${request.ip}`)
-    const perAccount = create(failedAuth, (request) => `fail-account:${accounts.get(request) ?? ''}`)
-    const over = (result: LimitResult): number | undefined => !result.isAllowed && result.isExceeded ? waitSeconds(result) : undefined
-    throttle = {
-      // Counted before the work, so concurrent attempts cannot all slip under the limit: at most
-      // the limit's worth of password checks run per window, per address and per account.
-      beforeCostlyCheck: async (request, account) => {
-        accounts.set(request, account)
-        const [address, named] = await Promise.all([check(perAddress, request), check(perAccount, request)])
-        const wait = Math.max(over(address) ?? 0, over(named) ?? 0)
-        if (wait > 0) throw new FailedAuthThrottled(wait)
-      },
-      recordFailure: async (request) => over(await check(perAddress, request))
-    }
-  }
-
-  /** The per-principal and per-tool limits, on `target` (a scope inside `scope`, after its auth hook). */
-  const addPrincipalLimits = (target: FastifyInstance = scope): void => {
-    const perPrincipal = options.perPrincipal
-    if (perPrincipal !== undefined) {
-      const limiter = create(perPrincipal, (request) => `p:${request.principal === null ? '' : principalKey(request.principal)}`)
-      target.addHook('onRequest', async function principalRateLimit (request, reply) {
-        if (request.principal === null) return
-        const result = await check(limiter, request)
-        headers(reply, result)
-        if (exceeded(result)) refuse(request, reply, 'principal', result)
-      })
-    }
-    const toolLimits = Object.entries(options.tools ?? {})
-    if (toolLimits.length > 0) {
-      const current = new WeakMap<FastifyRequest, string>()
-      const limiters = new Map(toolLimits.map(([tool, limit]) =>
-        [tool, create(limit, (request) => `t:${current.get(request) ?? ''}:${request.principal === null ? '' : principalKey(request.principal)}`)]))
-      target.addHook('preHandler', async function toolRateLimit (request, reply) {
-        for (const tool of toolsCalled(request)) {
-          const limiter = limiters.get(tool)
-          if (limiter === undefined) continue
-          current.set(request, tool)
-          const result = await check(limiter, request)
-          if (exceeded(result)) refuse(request, reply, tool, result)
-        }
-      })
-    }
-  }
-
-  const ready = async (): Promise<boolean> => redis === undefined || await pings(redis)
-  return { throttle, addPrincipalLimits, ready, close: async () => { redis?.disconnect() } }
+function refuse (audit: AuditSink, request: FastifyRequest, reply: FastifyReply, kind: string, result: LimitResult): never {
+  audit.rateLimited(request, kind)
+  reply.header('retry-after', String(waitSeconds(result)))
+  throw new MCP_AUTH_RATE_LIMITED(`${kind === 'principal' ? 'too many requests' : `too many ${kind} calls`}, retry in ${waitSeconds(result)} s`)
 }
+
+function limitHeaders (reply: FastifyReply, result: LimitResult): void {
+  if (result.isAllowed) return
+  reply.header('ratelimit-limit', String(result.max))
+    .header('ratelimit-remaining', String(result.remaining))
+    .header('ratelimit-reset', String(result.ttlInSeconds))
+}
+
+/** Failed authentications, per client address (cheap failures, counted after the check) and per account (password checks, counted before). */
+function failedAuthThrottle (create: Create, limit: Limit): FailedAuthThrottle {
+  const accounts = new WeakMap<FastifyRequest, string>()
+  const perAddress = create(limit, (request) => `fail:${request.ip}`)
+  const perAccount = create(limit, (request) => `fail-account:${accounts.get(request) ?? ''}`)
+  const over = (result: LimitResult): number | undefined => exceeded(result) ? waitSeconds(result) : undefined
+  return {
+    // Counted before the work, so concurrent attempts cannot all slip under the limit: at most
+    // the limit's worth of password checks run per window, per address and per account.
+    beforeCostlyCheck: async (request, account) => {
+      accounts.set(request, account)
+      const [address, named] = await Promise.all([check(perAddress, request), check(perAccount, request)])
+      const wait = Math.max(over(address) ?? 0, over(named) ?? 0)
+      if (wait > 0) throw new FailedAuthThrottled(wait)
+    },
+    recordFailure: async (request) => over(await check(perAddress, request))
+  }
+}
+
+const principalOf = (request: FastifyRequest): string => request.principal == null ? '' : principalKey(request.principal)
+
+/**
+ * All requests per verified principal. A `preParsing` hook: it runs after every `onRequest` hook
+ * (authentication included) and before the body is read, so an unauthenticated client can never
+ * spend a principal's budget, whatever order the plugins were registered in.
+ */
+function addPrincipalLimit (fastify: FastifyInstance, create: Create, limit: Limit, audit: AuditSink): void {
+  const limiter = create(limit, (request) => `p:${principalOf(request)}`)
+  fastify.addHook('preParsing', async function principalRateLimit (request, reply) {
+    if (request.principal == null) return
+    const result = await check(limiter, request)
+    limitHeaders(reply, result)
+    if (exceeded(result)) refuse(audit, request, reply, 'principal', result)
+  })
+}
+
+/** tools/call per principal and tool: a `preHandler`, once the body names the tool. */
+function addToolLimits (fastify: FastifyInstance, create: Create, tools: ReadonlyArray<[string, Limit]>, audit: AuditSink): void {
+  const current = new WeakMap<FastifyRequest, string>()
+  const limiters = new Map(tools.map(([tool, limit]) => [tool, create(limit, (request) => `t:${current.get(request) ?? ''}:${principalOf(request)}`)]))
+  fastify.addHook('preHandler', async function toolRateLimit (request, reply) {
+    if (request.principal == null) return
+    for (const tool of toolsCalled(request)) {
+      const limiter = limiters.get(tool)
+      if (limiter === undefined) continue
+      current.set(request, tool)
+      const result = await check(limiter, request)
+      if (exceeded(result)) refuse(audit, request, reply, tool, result)
+    }
+  })
+}
+
+/**
+ * Rate limits for the scope it is registered in, built on @fastify/rate-limit (its counters, in
+ * memory or Redis): failed authentications (a throttle the auth hook and the token endpoint take
+ * from `fastify.mcpAuthLimits`), all requests per verified principal, and tools/call per principal
+ * and tool. Over a limit: 429 with Retry-After and RateLimit-* headers. A counter store that
+ * cannot answer fails closed: 503.
+ */
+async function rateLimitsPlugin (fastify: FastifyInstance, rawOptions: RateLimitOptions): Promise<void> {
+  const { audit: configuredAudit, ...section } = rawOptions
+  const options = parseOptions('rate-limits', rateLimitOptionsSchema, section)
+  const audit = configuredAudit ?? requestLogAudit()
+  const redis = options.redisUrl === undefined ? undefined : createRedis(options.redisUrl)
+  if (redis !== undefined) fastify.addHook('onClose', async () => { redis.disconnect() })
+  if (redis !== undefined && !await connected(redis, 3000)) fastify.log.warn('the rate-limit store (Redis) is not reachable yet: requests get 503 until it is')
+  await fastify.register(rateLimit, { global: false, skipOnError: false, nameSpace: 'fastify-mcp-auth-rl:', ...(redis === undefined ? {} : { redis }) })
+  const create: Create = (limit, key) => fastify.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key })
+
+  if (options.max !== undefined) addPrincipalLimit(fastify, create, { max: options.max, timeWindow: options.timeWindow }, audit)
+  const tools = Object.entries(options.tools)
+  if (tools.length > 0) addToolLimits(fastify, create, tools, audit)
+  fastify.decorate('mcpAuthLimits', {
+    throttle: options.failedAuth === false ? undefined : failedAuthThrottle(create, options.failedAuth),
+    ready: async () => redis === undefined || await pings(redis)
+  } satisfies RateLimits)
+}
+
+export const rateLimits = fp(rateLimitsPlugin, { fastify: '5.x', name: 'fastify-mcp-auth-rate-limits' })
+export default rateLimits

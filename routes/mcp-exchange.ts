@@ -1,19 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo } from '@modelcontextprotocol/server'
-import { quote } from '../plugins/auth/authenticator.js'
-import { toAuthInfo, type Principal } from '../plugins/auth/principal.js'
+import { quote } from '../core/authenticator.js'
+import { toAuthInfo, type Principal } from '../core/principal.js'
 import type { AuditSink } from '../plugins/audit.js'
 import type { ModernEndpoint } from '../mcp/endpoints.js'
-import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
+import { JsonRpcCode, sendJsonRpcError } from '../core/jsonrpc.js'
 import type { LegacyTransport } from '../mcp/legacy-transport.js'
 import { acknowledgedFilter } from '../mcp/listen.js'
 import { paramHeaderMismatch } from '../mcp/param-headers.js'
 import type { ProtocolEra } from '../mcp/protocol-versions.js'
 import { ResponseChannel, type Accepts } from '../mcp/response-channel.js'
 import { deniedResponse, type DeniedCall, type ToolAccess } from '../mcp/tool-access.js'
-
-/** Strategies whose clients speak OAuth bearer semantics, and so understand a 403 insufficient_scope. */
-const BEARER_STRATEGIES = new Set(['bearer', 'jwt'])
 
 export interface ExchangeContext {
   access: ToolAccess
@@ -83,7 +80,7 @@ function refusals (exchange: Exchange, denied: DeniedCall[]): Refusals {
     context.audit.auth(request, { strategy: principal.strategy, outcome: 'failure', reason: 'insufficient_permission', principal: principal.id, permission: refusal.permission })
     context.audit.tool(request, { tool: refusal.tool, principal: principal.id, strategy: principal.strategy, outcome: 'denied', durationMs: 0 })
   }
-  if (denied.length > 0 && BEARER_STRATEGIES.has(principal.strategy)) {
+  if (denied.length > 0 && request.challengeFamily === 'bearer') {
     forbid(exchange, denied)
     return { denied, answered: true }
   }

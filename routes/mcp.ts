@@ -1,68 +1,26 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { JSONRPCMessage } from '@modelcontextprotocol/server'
-import { z } from 'zod'
-import { parseOptions } from '../plugins/auth/options.js'
-import { MCP_AUTH_INVALID_OPTION, MCP_AUTH_MISSING_CREDENTIALS } from '../plugins/auth/errors.js'
-import { OPEN_ACCESS } from '../plugins/auth/none.js'
-import { principalKey, type Principal } from '../plugins/auth/principal.js'
+import { parseOptions } from '../core/options.js'
+import { MCP_AUTH_INVALID_OPTION, MCP_AUTH_MISSING_CREDENTIALS } from '../core/errors.js'
+import { OPEN_ACCESS } from '../core/authenticator.js'
+import { principalKey, type Principal } from '../core/principal.js'
 import { HOST_CHECKED, ORIGIN_CHECKED, originHost } from '../plugins/origin-host.js'
-import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
+import { requestLogAudit } from '../plugins/audit.js'
 import { classifyPost } from '../mcp/inbound.js'
-import { JsonRpcCode, sendJsonRpcError } from '../mcp/jsonrpc-error.js'
+import { JsonRpcCode, sendJsonRpcError } from '../core/jsonrpc.js'
 import type { LegacyTransport } from '../mcp/legacy-transport.js'
-import type { AccessCheck, ScopeHierarchy } from '../mcp/permissions.js'
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION } from '../mcp/protocol-versions.js'
 import { acceptsOf } from '../mcp/response-channel.js'
-import { createCalculatorServer, mountedServer, type CreateMcpServer } from '../mcp/server.js'
+import { mountedServer } from '../mcp/server.js'
 import { ServerPool } from '../mcp/server-pool.js'
 import { SessionStore, type Session } from '../mcp/sessions.js'
 import { ToolAccess } from '../mcp/tool-access.js'
+import { mcpRoutesOptionsSchema, type McpRoutesOptions, type ParsedMcpRoutesOptions } from './mcp-options.js'
 import { legacyExchange, modernExchange, type Exchange, type ExchangeContext } from './mcp-exchange.js'
-
-export const mcpRoutesOptionsSchema = z.strictObject({
-  path: z.string().regex(/^\/.*/, 'expected a path starting with /').default('/mcp'),
-  sessions: z.enum(['stateless', 'stateful']).default('stateless'),
-  createServer: z.custom<CreateMcpServer>((value) => typeof value === 'function', 'expected a function').default(() => createCalculatorServer),
-  /** Stateful: milliseconds of inactivity after which a session ends. */
-  sessionIdleTimeout: z.number().int().positive().default(10 * 60_000),
-  /** Stateful: most sessions at once; more get 503. */
-  maxSessions: z.number().int().positive().default(1000),
-  /** Stateful: most sessions one principal may hold at once; its next initialize gets 503. */
-  maxSessionsPerPrincipal: z.number().int().positive().default(50),
-  /** Most principals whose servers are kept (least recently used ones are dropped). */
-  maxServers: z.number().int().positive().default(1000),
-  /** Serve plain calls of a server's direct tools without the SDK's per-message machinery (see mcp/fast-tool-call.ts). */
-  fastToolCalls: z.boolean().default(true),
-  /** Most messages in one JSON-RPC batch (2025-03-26 clients only). */
-  maxBatchSize: z.number().int().positive().default(100),
-  /** Host header values accepted; unset: decided from the address the app listens on (see plugins/origin-host.ts). */
-  allowedHosts: z.array(z.string()).optional(),
-  allowedOrigins: z.array(z.string()).optional(),
-  /** The URL clients use to reach this server, when it is behind a proxy: its host and origin are accepted. */
-  publicUrl: z.url().optional(),
-  /** Permissions are `<permissionPrefix>:<tool>` unless `toolPermissions` names another for a tool. */
-  permissionPrefix: z.string().min(1).default('calculator'),
-  toolPermissions: z.record(z.string(), z.string().min(1)).default({}),
-  /** Broader scopes and the narrower ones they imply: { "calculator:admin": ["calculator:write"] }. */
-  scopeHierarchy: z.record(z.string(), z.array(z.string().min(1))).default({}),
-  /** Replaces the permission check (principal, tool, permission) => boolean | Promise<boolean>; errors deny. */
-  accessCheck: z.custom<AccessCheck>((value) => typeof value === 'function', 'expected a function').optional(),
-  /** The RFC 9728 metadata URL for a request, named in 403 challenges. */
-  resourceMetadataUrl: z.custom<(request: FastifyRequest) => string | undefined>((value) => typeof value === 'function', 'expected a function').optional(),
-  /** Receives tool-call and permission events (the audit log, metrics); default: the request log. */
-  audit: z.custom<AuditSink>((value) => typeof value === 'object' && value !== null).optional(),
-  /** Stateful: a session store to use instead of a new one (to read its state from outside). */
-  sessionStore: z.instanceof(SessionStore).optional(),
-  /** A clock for session expiry, for tests. */
-  now: z.custom<() => number>((value) => typeof value === 'function').optional()
-})
-
-export type McpRoutesOptions = z.input<typeof mcpRoutesOptionsSchema>
-type ParsedOptions = z.output<typeof mcpRoutesOptionsSchema>
 
 const SESSION_HEADER = 'mcp-session-id'
 
-function sessionStoreFor (options: ParsedOptions): SessionStore {
+function sessionStoreFor (options: ParsedMcpRoutesOptions): SessionStore {
   return new SessionStore({
     idleTimeout: options.sessionIdleTimeout,
     maxSessions: options.maxSessions,
@@ -124,7 +82,7 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
   fastify.setErrorHandler(bodyErrors)
 
   const context: ExchangeContext = {
-    access: new ToolAccess({ prefix: options.permissionPrefix, overrides: options.toolPermissions, hierarchy: options.scopeHierarchy as ScopeHierarchy, check: options.accessCheck }),
+    access: new ToolAccess({ prefix: options.permissionPrefix, overrides: options.toolPermissions, hierarchy: options.scopeHierarchy, check: options.accessCheck }),
     resourceMetadataUrl: options.resourceMetadataUrl,
     audit: options.audit ?? requestLogAudit()
   }
@@ -182,7 +140,7 @@ type LegacyRoute = (request: FastifyRequest, reply: FastifyReply, principal: Pri
   LegacyTransport | undefined | Promise<LegacyTransport | undefined>
 
 /** Stateful 2025 sessions: their GET stream and DELETE routes, and how a POST finds its session. */
-function statefulSessions (fastify: FastifyInstance, options: ParsedOptions): LegacyRoute {
+function statefulSessions (fastify: FastifyInstance, options: ParsedMcpRoutesOptions): LegacyRoute {
   const store = options.sessionStore ?? sessionStoreFor(options)
   // preClose: open GET streams must end before the server waits for its connections to close;
   // requests in flight finish, and the sessions end after them.
@@ -268,3 +226,4 @@ function statefulSessions (fastify: FastifyInstance, options: ParsedOptions): Le
 /** Not wrapped with fastify-plugin: its hooks and error handler stay inside the MCP routes. */
 export default mcpRoutes
 export { mcpRoutes }
+export { mcpRoutesOptionsSchema, mcpSectionSchema, type McpRoutesOptions, type McpSection } from './mcp-options.js'

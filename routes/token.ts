@@ -1,10 +1,11 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
-import { createClientAuthenticator, type ClientEntry } from '../plugins/auth/client-credentials.js'
-import { FailedAuthThrottled, type FailedAuthThrottle } from '../plugins/auth/hook.js'
-import { OAuthError, type TokenService } from '../plugins/auth/token-service.js'
-import type { Principal } from '../plugins/auth/principal.js'
+import { createClientAuthenticator, type ClientEntry } from '../plugins/token-issuer/client-credentials.js'
+import type { FailedAuthThrottle } from '../core/authenticator.js'
+import { FailedAuthThrottled, OAuthError } from '../core/errors.js'
+import type { TokenService } from '../plugins/token-issuer/token-service.js'
+import type { Principal } from '../core/principal.js'
 
 /**
  * RFC 8707: the `aud` of a token for `resource` (an absolute URI, normalized by WHATWG URL):

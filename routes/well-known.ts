@@ -1,3 +1,4 @@
+import { errorBody, MCP_AUTH_NOT_FOUND } from '../core/errors.js'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource'
@@ -37,7 +38,7 @@ function noTrustedBase (log: FastifyBaseLogger): (reply: FastifyReply) => Fastif
   return (reply) => {
     if (!warned) log.warn('SECURITY: the OAuth metadata documents are not served: without server.publicUrl their URLs would come from an unchecked Host header; set server.publicUrl (or mcp.allowedHosts)')
     warned = true
-    return reply.code(404).send({ statusCode: 404, code: 'MCP_AUTH_NOT_FOUND', error: 'Not Found', message: 'not available: this server has no trustworthy public URL (set server.publicUrl)' })
+    return reply.code(404).send(errorBody(new MCP_AUTH_NOT_FOUND('not available: this server has no trustworthy public URL (set server.publicUrl)')))
   }
 }
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { accepted, invalid, missing, quote, type Authenticator } from './authenticator.js'
+import { accepted, invalid, missing, quote, type Authenticator } from '../../core/authenticator.js'
 import { addAuthHook } from './hook.js'
-import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from './options.js'
+import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from '../../core/options.js'
 import { principalSecrets, sha256Field, uniqueIds } from './static-secrets.js'
 
 const keySchema = z.strictObject({
@@ -33,6 +33,7 @@ export function createApiKeyAuthenticator (_fastify: FastifyInstance | undefined
 
   return {
     strategy: 'api-key',
+    challengeFamily: 'custom',
     credentialHeaders: [headerName],
     authenticate (request: FastifyRequest) {
       const presented = request.headers[headerName]

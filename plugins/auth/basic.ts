@@ -2,15 +2,14 @@ import basicAuthPlugin from '@fastify/basic-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { duration } from '../../config/duration.js'
-import { accepted, invalid, missing, quote, type AuthAttempt, type AuthOutcome, type Authenticator } from './authenticator.js'
-import { MCP_AUTH_RATE_LIMITED } from './errors.js'
+import { duration } from '../../core/duration.js'
+import { accepted, invalid, missing, quote, type AuthAttempt, type AuthOutcome, type Authenticator } from '../../core/authenticator.js'
+import { MCP_AUTH_BUSY, MCP_AUTH_RATE_LIMITED } from '../../core/errors.js'
 import { addAuthHook } from './hook.js'
-import { HashedSecretVerifier } from './hashed-secrets.js'
-import { MCP_AUTH_BUSY } from './kdf-limiter.js'
-import { parseOptions, permissionsSchema } from './options.js'
-import { parsePasswordHash } from './password-hash.js'
-import { frozenPrincipal, type Principal } from './principal.js'
+import { HashedSecretVerifier } from '../credentials/hashed-secrets.js'
+import { parseOptions, permissionsSchema } from '../../core/options.js'
+import { parsePasswordHash } from '../credentials/password-hash.js'
+import { frozenPrincipal, type Principal } from '../../core/principal.js'
 
 const userSchema = z.strictObject({
   username: z.string().min(1).refine((name) => !name.includes(':'), 'a user name cannot contain ":" (RFC 7617)'),
@@ -71,6 +70,7 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
 
   return {
     strategy: 'basic',
+    challengeFamily: 'basic',
     authenticate: (request, reply, attempt) => new Promise<AuthOutcome>((resolve, reject) => {
       if (attempt !== undefined) attempts.set(request, attempt)
       verifyBasic(request, reply, (error) => {

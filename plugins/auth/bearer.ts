@@ -2,10 +2,10 @@ import bearerAuthPlugin from '@fastify/bearer-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from './authenticator.js'
+import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from '../../core/authenticator.js'
 import { addAuthHook } from './hook.js'
-import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from './options.js'
-import type { Principal } from './principal.js'
+import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from '../../core/options.js'
+import type { Principal } from '../../core/principal.js'
 import { principalSecrets, sha256Field, uniqueIds } from './static-secrets.js'
 
 const tokenSchema = z.strictObject({
@@ -59,6 +59,7 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
 
   return {
     strategy: 'bearer',
+    challengeFamily: 'bearer',
     authenticate: (request, reply) => new Promise<AuthOutcome>((resolve) => {
       const status = reply.statusCode
       verifyBearer(request, reply, (error) => {

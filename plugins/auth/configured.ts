@@ -1,19 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Config } from '../../config/schema.js'
-import { chosenStrategies } from '../../config/schema.js'
-import type { Authenticator, AuthenticatorFactory, DeploymentContext } from './authenticator.js'
+import type { Authenticator, DeploymentContext } from '../../core/authenticator.js'
+import type { StrategyEntry } from '../../core/strategy.js'
 import { addAuthHook, type AuthHookOptions } from './hook.js'
-import { strategies, type StrategyName } from './strategies.js'
-
-async function authenticatorFor (fastify: FastifyInstance, name: StrategyName, auth: Config['auth'], context: DeploymentContext): Promise<Authenticator> {
-  const { configKey, create } = strategies[name]
-  // Each entry's create() takes the options of its own section; the registry pairs them.
-  return await (create as AuthenticatorFactory<unknown>)(fastify, auth[configKey] ?? {}, context)
-}
+import { chosenStrategies, strategies, type AuthSection } from './registry.js'
 
 export interface ConfiguredAuthOptions {
-  auth: Config['auth']
+  /** The `auth` section of the config file, validated (see `authSectionSchema`). */
+  auth: AuthSection
   context?: DeploymentContext
   /** Audit sink and failed-auth throttle for the hook. */
   hook?: AuthHookOptions
@@ -22,7 +16,12 @@ export interface ConfiguredAuthOptions {
 /** The strategy (or ordered list of strategies) the config file selects, as one `onRequest` hook. */
 async function configuredAuthPlugin (fastify: FastifyInstance, { auth, context = {}, hook = {} }: ConfiguredAuthOptions): Promise<void> {
   const authenticators: Authenticator[] = []
-  for (const name of chosenStrategies(auth.strategy)) authenticators.push(await authenticatorFor(fastify, name, auth, context))
+  for (const name of chosenStrategies(auth.strategy)) {
+    // Each entry reads only its own section: the registry pairs them by configKey.
+    const entry: StrategyEntry = strategies[name]
+    const section: unknown = auth[entry.configKey as keyof AuthSection]
+    authenticators.push(await entry.create(fastify, section ?? {}, context))
+  }
   addAuthHook(fastify, authenticators, hook)
 }
 

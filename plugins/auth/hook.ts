@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { requestLogAudit, type AuditSink } from '../audit.js'
-import type { AuthAttempt, AuthOutcome, Authenticator, FailureReason } from './authenticator.js'
+import type { AuthAttempt, AuthOutcome, Authenticator, FailedAuthThrottle, FailureReason } from '../../core/authenticator.js'
 import {
-  MCP_AUTH_AMBIGUOUS_CREDENTIALS, MCP_AUTH_INVALID_CREDENTIALS, MCP_AUTH_MISSING_CREDENTIALS, MCP_AUTH_RATE_LIMITED, MCP_AUTH_TOKEN_EXPIRED, MCP_AUTH_TOKEN_REVOKED
-} from './errors.js'
+  FailedAuthThrottled, MCP_AUTH_AMBIGUOUS_CREDENTIALS, MCP_AUTH_INVALID_CREDENTIALS, MCP_AUTH_MISSING_CREDENTIALS, MCP_AUTH_RATE_LIMITED, MCP_AUTH_TOKEN_EXPIRED, MCP_AUTH_TOKEN_REVOKED
+} from '../../core/errors.js'
 
 const errorFor = {
   missing_credentials: MCP_AUTH_MISSING_CREDENTIALS,
@@ -11,28 +11,6 @@ const errorFor = {
   token_expired: MCP_AUTH_TOKEN_EXPIRED,
   token_revoked: MCP_AUTH_TOKEN_REVOKED
 } satisfies Record<FailureReason, unknown>
-
-/** Refused by the failed-auth limits: 429 with Retry-After. */
-export class FailedAuthThrottled extends MCP_AUTH_RATE_LIMITED {
-  readonly retryAfter: number
-
-  constructor (retryAfter: number) {
-    super(`too many failed authentications, retry in ${retryAfter} s`)
-    this.retryAfter = retryAfter
-  }
-}
-
-/**
- * The failed-authentication limits the hook applies:
- * - `beforeCostlyCheck`: a password check is counted before it runs, for the client address and
- *   the account it names, and refused (throws FailedAuthThrottled) when either is over its limit;
- * - `recordFailure`: a cheap check that failed is counted for the address; it answers the seconds
- *   to wait when the address is now over its limit.
- */
-export interface FailedAuthThrottle {
-  beforeCostlyCheck: (request: FastifyRequest, account: string) => Promise<void>
-  recordFailure: (request: FastifyRequest) => Promise<number | undefined>
-}
 
 export interface AuthHookOptions {
   audit?: AuditSink | undefined
@@ -57,6 +35,7 @@ function repeatedHeader (rawHeaders: readonly string[], names: ReadonlySet<strin
 
 export function decoratePrincipal (fastify: FastifyInstance): void {
   if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', null)
+  if (!fastify.hasRequestDecorator('challengeFamily')) fastify.decorateRequest('challengeFamily', null)
 }
 
 /**
@@ -94,6 +73,7 @@ export function addAuthHook (fastify: FastifyInstance, authenticators: readonly 
     function settle (outcome: AuthOutcome, authenticator: Authenticator): boolean {
       if (outcome.ok) {
         request.principal = outcome.principal
+        request.challengeFamily = authenticator.challengeFamily ?? 'custom'
         audit.auth(request, { strategy: outcome.principal.strategy, outcome: 'success', principal: outcome.principal.id })
         return true
       }

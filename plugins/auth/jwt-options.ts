@@ -1,8 +1,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
-import { duration } from '../../config/duration.js'
-import { permissionsSchema } from './options.js'
-import { parsePasswordHash } from './password-hash.js'
+import { duration } from '../../core/duration.js'
+import { issueOptionsSchema } from '../token-issuer/options.js'
 
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
 export const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
@@ -24,26 +23,6 @@ const publicKeyPem = z.string().refine((pem) => { try { return createPublicKey(p
   'expected a PEM public key (-----BEGIN PUBLIC KEY-----)')
 const privateKeyPem = z.string().refine((pem) => { try { return createPrivateKey(pem).type === 'private' } catch { return false } },
   'expected a PEM private key')
-
-const issueClientSchema = z.strictObject({
-  id: z.string().min(1),
-  secretHash: z.string().refine((hash) => parsePasswordHash(hash) !== undefined, 'expected the output of `fastify-mcp-auth hash-password`'),
-  secret: z.never({ error: 'plain client secrets are refused: store secretHash, the output of `fastify-mcp-auth hash-password`' }).optional(),
-  permissions: permissionsSchema
-})
-
-/** The built-in token endpoint: client credentials and refresh tokens, for deployments that sign their own tokens. */
-const issueSchema = z.strictObject({
-  clients: z.array(issueClientSchema).min(1, 'at least one client is required')
-    .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, 'client ids must be unique'),
-  accessTokenTtl: duration.default(15 * 60_000),
-  refreshTokenTtl: duration.default(24 * 60 * 60_000),
-  /**
-   * A used refresh token presented again within this time of its rotation is a duplicate
-   * submission (refused, nothing revoked); later, it is reuse and its whole family is revoked.
-   */
-  refreshReuseInterval: duration.default(2000)
-})
 
 const keySchema = z.strictObject({
   kid: z.string().min(1),
@@ -78,7 +57,7 @@ export const jwtOptionsSchema = z.strictObject({
   clockTolerance: duration.default(30_000),
   maxAge: duration.optional(),
   permissionsClaim: z.string().min(1).default('permissions'),
-  issue: issueSchema.optional()
+  issue: issueOptionsSchema.optional()
 }).transform((options) => ({
   ...options,
   algorithms: options.algorithms ?? (options.secret !== undefined || options.keys?.some((key) => key.secret !== undefined) === true ? ['HS256' as const] : ['RS256' as const])

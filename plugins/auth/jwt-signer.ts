@@ -1,23 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { createDecoder, createSigner, createVerifier } from 'fast-jwt'
 import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions } from './jwt-options.js'
-import { MCP_AUTH_INVALID_OPTION } from './errors.js'
-import { parseOptions } from './options.js'
+import { MCP_AUTH_INVALID_OPTION } from '../../core/errors.js'
+import { parseOptions } from '../../core/options.js'
+import type { IssuedClaims, SignedToken, TokenClaims, TokenSigning } from '../../core/signing.js'
 
-export interface TokenClaims {
-  sub: string
-  permissions: string[]
-  /** Lifetime in milliseconds. */
-  ttl: number
-  /** Extra claims (they cannot override sub, exp, iat, jti, iss, aud). */
-  extra?: Record<string, unknown>
-}
-
-export interface SignedToken {
-  token: string
-  jti: string
-  expiresAt: number
-}
+export type { SignedToken, TokenClaims } from '../../core/signing.js'
 
 /**
  * Signs access tokens with the deployment's own key: the first key that has signing material
@@ -82,5 +70,28 @@ export function createOwnTokenVerifier (options: JwtOptions): (token: string) =>
     } catch {
       return undefined
     }
+  }
+}
+
+/**
+ * The jwt strategy's keys as the token issuer uses them: signs with the configured audience, or
+ * with another one the token endpoint chose (RFC 8707), a signer per audience made on first use
+ * (audiences come from the config: see `audiences`).
+ */
+export function createTokenSigning (options: JwtOptions): TokenSigning {
+  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  const signers = new Map<string | undefined, (claims: TokenClaims) => SignedToken>([[undefined, createTokenSigner(options)]])
+  return {
+    sign: ({ audience, ...claims }: IssuedClaims) => {
+      let sign = signers.get(audience)
+      if (sign === undefined) {
+        sign = createTokenSigner({ ...options, audience })
+        signers.set(audience, sign)
+      }
+      return sign(claims)
+    },
+    verifyOwnToken: createOwnTokenVerifier(options),
+    issuer: parsed.issuer,
+    audiences: parsed.audience === undefined ? [] : [parsed.audience].flat()
   }
 }

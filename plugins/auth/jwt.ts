@@ -2,12 +2,12 @@ import fastifyJwt, { type FastifyJWTOptions, type JWT } from '@fastify/jwt'
 import { createVerifier } from 'fast-jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type DeploymentContext, type FailureReason } from './authenticator.js'
+import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type DeploymentContext, type FailureReason } from '../../core/authenticator.js'
 import { createJwksKeySet } from './jwks.js'
 import { addAuthHook } from './hook.js'
 import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
-import { parseOptions } from './options.js'
-import { frozenPrincipal, type Principal } from './principal.js'
+import { parseOptions } from '../../core/options.js'
+import { frozenPrincipal, type Principal } from '../../core/principal.js'
 
 export { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
 
@@ -273,6 +273,7 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
 
   return {
     strategy: 'jwt',
+    challengeFamily: 'bearer',
     authenticate,
     challenge: (reason: FailureReason, request: FastifyRequest) => challengeFor(parsed.realm, reason, request, context)
   }

@@ -1,15 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { accepted, type Authenticator } from './authenticator.js'
+import { accepted, OPEN_ACCESS, type Authenticator } from '../../core/authenticator.js'
 import { addAuthHook } from './hook.js'
-import { parseOptions, permissionsSchema } from './options.js'
-import { frozenPrincipal } from './principal.js'
-import { MCP_AUTH_NOT_LOOPBACK } from './errors.js'
+import { parseOptions, permissionsSchema } from '../../core/options.js'
+import { frozenPrincipal } from '../../core/principal.js'
+import { MCP_AUTH_NOT_LOOPBACK } from '../../core/errors.js'
 import { isLoopbackAddress } from '../origin-host.js'
-
-/** Decorated by the none strategy on the scope it guards. */
-export const OPEN_ACCESS = 'mcpAuthOpenAccess'
 
 export const noneOptionsSchema = z.strictObject({
   permissions: permissionsSchema.default(['*'])
@@ -27,6 +24,7 @@ export function createNoneAuthenticator (_fastify: FastifyInstance | undefined, 
   const anonymous = frozenPrincipal({ id: 'anonymous', strategy: 'none', permissions: [...permissions] })
   return {
     strategy: 'none',
+    challengeFamily: 'custom',
     authenticate: (request) => {
       const local = request.socket?.localAddress
       if (local !== undefined && !isLoopbackAddress(local)) throw new MCP_AUTH_NOT_LOOPBACK()

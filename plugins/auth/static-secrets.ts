@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { SecretSet, sha256 } from './compare.js'
-import { frozenPrincipal, type Principal } from './principal.js'
+import { SecretSet, sha256 } from '../credentials/compare.js'
+import { frozenPrincipal, type Principal } from '../../core/principal.js'
 
 // What the api-key and bearer strategies share: secrets given in clear or as a SHA-256 digest,
 // each entry naming a principal, matched in constant time.

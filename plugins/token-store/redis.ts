@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { connected, createRedis, pings } from './redis-client.js'
-import { MCP_AUTH_STORE_UNAVAILABLE, type StoreEntry, type TokenStore } from './store.js'
+import { MCP_AUTH_STORE_UNAVAILABLE } from '../../core/errors.js'
+import type { StoreEntry, TokenStore } from './store.js'
 
 /**
  * KEYS[1]: the key taken; KEYS[2..n]: the keys written, ARGV their values and lifetimes (ms) in

@@ -1,7 +1,3 @@
-import createError from '@fastify/error'
-
-export const MCP_AUTH_STORE_UNAVAILABLE = createError('MCP_AUTH_STORE_UNAVAILABLE', 'token store unreachable, try again shortly', 503)
-
 /** An entry to write, with its lifetime in milliseconds (nothing is written without one). */
 export interface StoreEntry {
   key: string

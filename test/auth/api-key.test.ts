@@ -1,7 +1,7 @@
 import t from 'tap'
 import { request as httpRequest } from 'node:http'
 import { McpServer } from '@modelcontextprotocol/server'
-import { sha256 } from '../../plugins/auth/compare.js'
+import { sha256 } from '../../plugins/credentials/compare.js'
 import { registerCalculatorTools } from '../../mcp/calculator.js'
 import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'

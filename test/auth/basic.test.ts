@@ -2,11 +2,11 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { McpServer } from '@modelcontextprotocol/server'
 import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
-import * as passwordHashModule from '../../plugins/auth/password-hash.js'
-import { hashPassword, parsePasswordHash, verifyPassword } from '../../plugins/auth/password-hash.js'
-import { KdfLimiter } from '../../plugins/auth/kdf-limiter.js'
-import { CredentialCache } from '../../plugins/auth/credential-cache.js'
-import { SingleFlight } from '../../plugins/auth/single-flight.js'
+import * as passwordHashModule from '../../plugins/credentials/password-hash.js'
+import { hashPassword, parsePasswordHash, verifyPassword } from '../../plugins/credentials/password-hash.js'
+import { KdfLimiter } from '../../plugins/credentials/kdf-limiter.js'
+import { CredentialCache } from '../../plugins/credentials/credential-cache.js'
+import { SingleFlight } from '../../plugins/credentials/single-flight.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'
 import { BASIC_PASSWORD, BASIC_USER, FAST_SCRYPT, basicHeader } from '../helpers/credentials.js'
 import { listen, testConfig } from '../helpers/server.js'
@@ -77,11 +77,11 @@ async function countingApp (t: Test, options: Record<string, unknown> = {}, gate
       return await verifyPassword(...args)
     }
   }
-  const hashedSecrets = await t.mockImport<typeof import('../../plugins/auth/hashed-secrets.js')>('../../plugins/auth/hashed-secrets.js', {
-    '../../plugins/auth/password-hash.js': counting
+  const hashedSecrets = await t.mockImport<typeof import('../../plugins/credentials/hashed-secrets.js')>('../../plugins/credentials/hashed-secrets.js', {
+    '../../plugins/credentials/password-hash.js': counting
   })
   const { basicAuth } = await t.mockImport<typeof import('../../plugins/auth/basic.js')>('../../plugins/auth/basic.js', {
-    '../../plugins/auth/hashed-secrets.js': hashedSecrets
+    '../../plugins/credentials/hashed-secrets.js': hashedSecrets
   })
   const app = Fastify()
   await app.register(async (scope) => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { McpServer } from '@modelcontextprotocol/server'
 import { DUAL_ERA_PROTOCOL_VERSIONS } from '../../mcp/protocol-versions.js'
-import { sha256 } from '../../plugins/auth/compare.js'
+import { sha256 } from '../../plugins/credentials/compare.js'
 import { addCall, callTool, connect, post, textOf } from '../helpers/client.js'
 import { countingCalculator } from '../helpers/counting-server.js'
 import { listen, testConfig } from '../helpers/server.js'

@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import { addAuthHook } from '../../plugins/auth/hook.js'
-import { invalid, type Authenticator } from '../../plugins/auth/authenticator.js'
+import { invalid, type Authenticator } from '../../core/authenticator.js'
 
 function brokenChallenge (answer: 'sync' | 'async'): Authenticator {
   return {

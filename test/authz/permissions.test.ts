@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 import { apiKeyAuth } from '../../plugins/auth/api-key.js'
 import { mcpRoutes } from '../../routes/mcp.js'
 import { addCall, callTool, connect, post } from '../helpers/client.js'

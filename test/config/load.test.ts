@@ -1,10 +1,11 @@
 import t from 'tap'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { DEFAULT_CONFIG_FILE, configFileFrom, loadConfigFile, parseConfig } from '../../config/load.js'
-import { ConfigError } from '../../config/problems.js'
-import { sha256 } from '../../plugins/auth/compare.js'
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { DEFAULT_CONFIG_FILE, configFileFrom } from '../../config/load.js'
+import { loadConfigFile, parseConfig } from '../../deployment.js'
+import { ConfigError } from '../../core/problems.js'
+import { sha256 } from '../../plugins/credentials/compare.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 
 const KEY = 'config-test-key-0123456789abcdefghij'
 
@@ -28,7 +29,7 @@ t.test('defaults fill everything but the auth section', async (t) => {
   t.same(config.rateLimit, { timeWindow: 60000, tools: {}, failedAuth: { max: 10, timeWindow: 60000 } }, 'failed-auth throttling on by default, no per-principal limit')
   t.same(config.metrics.enabled, false, 'metrics off by default')
   t.same(config.audit, { enabled: true, includeArguments: false }, 'audit on by default')
-  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, maxSessionsPerPrincipal: 50, maxBatchSize: 100, toolPermissions: {}, scopeHierarchy: {}, fastToolCalls: true })
+  t.same(config.mcp, { path: '/mcp', sessions: 'stateless', sessionIdleTimeout: 600_000, maxSessions: 1000, maxSessionsPerPrincipal: 50, maxServers: 1000, maxBatchSize: 100, permissionPrefix: 'calculator', toolPermissions: {}, scopeHierarchy: {}, fastToolCalls: true })
   t.equal(config.auth.apiKey?.header, 'x-api-key')
   t.equal(config.auth.apiKey?.keys[0]?.key, KEY)
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { BASIC_PASSWORD, BASIC_USER, FAST_SCRYPT, basicHeader } from '../helpers/credentials.js'
 import { fuzzDeployment } from '../helpers/fuzz.js'
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 
 t.test('basic: 10,000 generated requests', async (t) => {
   const passwordHash = await hashPassword(BASIC_PASSWORD, FAST_SCRYPT)

@@ -1,4 +1,4 @@
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 import { createTokenSigner } from '../../plugins/auth/jwt-signer.js'
 
 /** Test-only secrets; long enough for every strategy's minimum. */

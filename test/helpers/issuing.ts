@@ -1,7 +1,7 @@
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 import { FAST_SCRYPT, JWT_SECRET } from './credentials.js'
 import { testConfig } from './server.js'
-import type { Config } from '../../config/schema.js'
+import type { Config } from '../../deployment.js'
 
 export const ISSUER = 'https://calc.test'
 export const REPORTING = { id: 'reporting', secret: 'reporting secret, 0123456789' }

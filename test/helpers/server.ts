@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream'
-import { parseConfig } from '../../config/load.js'
-import type { Config } from '../../config/schema.js'
+import { parseConfig, type Config } from '../../deployment.js'
 import type { BuildAppOptions } from '../../app.js'
 import { startServer, type RunningServer } from '../../server.js'
 

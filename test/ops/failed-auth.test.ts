@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http'
 import { addCall, post } from '../helpers/client.js'
 import { basicHeader, FAST_SCRYPT } from '../helpers/credentials.js'
 import { listen, testConfig, type TestServer } from '../helpers/server.js'
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 
 // The failed-authentication throttle counts guessing and costly work, never valid cheap
 // credentials and never requests without any: a client behind the same address as an attacker

@@ -39,7 +39,7 @@ t.test('server.tls serves HTTPS; the SDK client connects over TLS', async (t) =>
 })
 
 t.test('an unreadable certificate is a config problem, listed by path', async (t) => {
-  const { parseConfig } = await import('../../config/load.js')
+  const { parseConfig } = await import('../../deployment.js')
   let problems: unknown
   try {
     parseConfig({ server: { tls: { certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' } }, auth: { strategy: 'none' } }, { env: {} })
@@ -55,7 +55,7 @@ t.test('an unreadable certificate is a config problem, listed by path', async (t
 t.test('plain HTTP on a non-loopback address without a trusted proxy gets a prominent warning', async (t) => {
   const { buildApp } = await import('../../app.js')
   const { LogCapture } = await import('../helpers/server.js')
-  const { parseConfig } = await import('../../config/load.js')
+  const { parseConfig } = await import('../../deployment.js')
   const logs = new LogCapture()
   const auth = { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: KEY, permissions: ['*'] }] } }
   const app = await buildApp(parseConfig({ server: { host: '0.0.0.0' }, auth }, { env: {} }), { logStream: logs })

@@ -7,7 +7,7 @@ import { addCall, callTool, connect, post } from '../helpers/client.js'
 import { API_KEY, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, FAST_SCRYPT, JWT_SECRET, basicHeader, jwtFor, jwtSection } from '../helpers/credentials.js'
 import { ADMIN, REPORTING, basic, issuingConfig, oauthPost, tokens } from '../helpers/issuing.js'
 import { listen, testConfig, type TestServer } from '../helpers/server.js'
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 
 // Every strategy, through success and every failure mode, with everything logged at debug level
 // and the audit log in a file: no secret may appear anywhere in what was written.

@@ -10,11 +10,9 @@ import { parse as parseYaml } from 'yaml'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
-import { parseConfig } from '../../config/load.js'
-import { configSchema } from '../../config/schema.js'
-import { SECRET_FIELDS } from '../../config/secret-files.js'
+import { configFormat, configSchema, parseConfig } from '../../deployment.js'
 import { createTokenSigner } from '../../plugins/auth/jwt-signer.js'
-import { hashPassword } from '../../plugins/auth/password-hash.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
 import { addCall, callTool, connect, post, postModern } from '../helpers/client.js'
 import { FAST_SCRYPT } from '../helpers/credentials.js'
 import { onPath, whenAvailable } from '../helpers/external.js'
@@ -254,7 +252,7 @@ whenAvailable(t, 'curl', onPath('curl') && onPath('bash'), 'the token-endpoint c
     const block = blocks('sh').find((text) => text.includes('# 1. get a token pair'))
     if (block === undefined) throw new Error('no token flow in the documentation')
     const env = { JWT_SECRET: 'readme-flow-secret-0123456789abcdefghijklmn', REPORTING_SECRET_HASH: await hashPassword('the client secret', FAST_SCRYPT), PORT: '0' }
-    const { loadConfigFile } = await import('../../config/load.js')
+    const { loadConfigFile } = await import('../../deployment.js')
     const config = loadConfigFile(`${root}/config/jwt-issuer.yaml`, { env })
     const server = await listen({ ...config, logger: { level: 'warn' } })
     t.teardown(server.close)
@@ -324,8 +322,8 @@ t.test('every page is linked from the README', async (t) => {
 
 interface ZodNode { _zod: { def: { type: string, [key: string]: unknown } } }
 const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch', 'nonoptional'])
-/** Where `*File` secrets are resolved (config/load.ts, SECRET_SECTIONS). */
-const SECRET_SECTIONS = ['auth', 'store', 'rateLimit', 'metrics']
+/** Where `*File` secrets are resolved. */
+const SECRET_SECTIONS = configFormat.secretSections
 
 function unwrap (schema: ZodNode): ZodNode {
   let node = schema
@@ -376,7 +374,7 @@ t.test('the settings table lists exactly the settings the config schema accepts'
   const accepted = settingsOf(configSchema as unknown as ZodNode)
   const secretFile = (path: string): boolean => {
     const field = path.slice(path.lastIndexOf('.') + 1)
-    return SECRET_SECTIONS.includes(path.split('.')[0] ?? '') && (SECRET_FIELDS as readonly string[]).includes(field) && accepted.has(path)
+    return SECRET_SECTIONS.includes(path.split('.')[0] ?? '') && configFormat.secretFields.includes(field) && accepted.has(path)
   }
   const documented = documentedSettings()
   t.ok(documented.length >= 100, `${documented.length} settings documented`)

@@ -190,15 +190,15 @@ t.test('authorization server metadata (RFC 8414) and the resource metadata name 
 })
 
 t.test('config: issue needs an issuer and a key that can sign; plain client secrets are refused', async (t) => {
-  const { parseConfig } = await import('../../config/load.js')
-  const { ConfigError } = await import('../../config/problems.js')
+  const { parseConfig } = await import('../../deployment.js')
+  const { ConfigError } = await import('../../core/problems.js')
   const problems = (doc: unknown): string[] => {
     try { parseConfig(doc, { env: {} }); return [] } catch (error) { return error instanceof ConfigError ? error.problems.map((p) => `${p.path}: ${p.message}`) : [String(error)] }
   }
   t.match(problems({ auth: { strategy: 'jwt', jwt: { secret: 'x'.repeat(40), issue: { clients: [{ id: 'a', secretHash: 'x', permissions: [] }] } } } }), [
     /auth\.jwt\.issue\.clients\[0\]\.secretHash: expected the output of `fastify-mcp-auth hash-password`/
   ])
-  const { hashPassword } = await import('../../plugins/auth/password-hash.js')
+  const { hashPassword } = await import('../../plugins/credentials/password-hash.js')
   const hash = await hashPassword('a client secret', { N: 1024, r: 8, p: 1 })
   const client = { id: 'a', secretHash: hash, permissions: [] }
   t.same(problems({ auth: { strategy: 'jwt', jwt: { secret: 'x'.repeat(40), issuer: ISSUER, issue: { clients: [{ ...client, secret: 'plain' }] } } } }),

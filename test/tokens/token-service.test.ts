@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { SignedToken } from '../../plugins/auth/jwt-signer.js'
-import { intersectScopes, narrowScope, revocationKeys, TokenService, type IssuedClaims, type TokenResponse } from '../../plugins/auth/token-service.js'
+import { intersectScopes, narrowScope, revocationKeys, TokenService, type TokenResponse } from '../../plugins/token-issuer/token-service.js'
+import type { IssuedClaims } from '../../core/signing.js'
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from '../../plugins/token-store/index.js'
 import { redisTest } from '../helpers/redis.js'
 

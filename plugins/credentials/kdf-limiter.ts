@@ -1,6 +1,4 @@
-import createError from '@fastify/error'
-
-export const MCP_AUTH_BUSY = createError('MCP_AUTH_BUSY', 'too many password checks in progress, retry shortly', 503)
+import { MCP_AUTH_BUSY } from '../../core/errors.js'
 
 /**
  * Bounds password-hash work: at most `concurrency` KDF runs at once and `maxQueue` waiting.

@@ -17,9 +17,17 @@ export interface AuthAttempt {
   beforeCostlyCheck: (account: string) => Promise<void>
 }
 
+/**
+ * How a strategy's 401 challenge is spelled. `bearer` clients speak OAuth bearer semantics (RFC
+ * 6750): a 403 `insufficient_scope` challenge tells them to step up; others get a JSON-RPC error.
+ */
+export type ChallengeFamily = 'bearer' | 'basic' | 'custom'
+
 /** What every strategy implements; the strategy plugins only wrap it in an `onRequest` hook. */
 export interface Authenticator {
   readonly strategy: string
+  /** Default `custom`. */
+  readonly challengeFamily?: ChallengeFamily
   authenticate (request: FastifyRequest, reply: FastifyReply, attempt?: AuthAttempt): AuthOutcome | Promise<AuthOutcome>
   /** The `WWW-Authenticate` challenge this strategy answers a failure with. */
   challenge (reason: FailureReason, request: FastifyRequest): string
@@ -57,3 +65,21 @@ export function accepted (principal: Principal): AuthOutcome {
 export function quote (value: string): string {
   return `"${value.replace(/["\\]/g, '\\$&')}"`
 }
+
+/**
+ * The failed-authentication limits the hook applies:
+ * - `beforeCostlyCheck`: a password check is counted before it runs, for the client address and
+ *   the account it names, and refused (throws FailedAuthThrottled) when either is over its limit;
+ * - `recordFailure`: a cheap check that failed is counted for the address; it answers the seconds
+ *   to wait when the address is now over its limit.
+ */
+export interface FailedAuthThrottle {
+  beforeCostlyCheck: (request: FastifyRequest, account: string) => Promise<void>
+  recordFailure: (request: FastifyRequest) => Promise<number | undefined>
+}
+
+/**
+ * The instance decorator an open-access strategy (no authentication) sets on its scope, so that
+ * the MCP routes can refuse every web page's Origin unless one is configured.
+ */
+export const OPEN_ACCESS = 'mcpAuthOpenAccess'

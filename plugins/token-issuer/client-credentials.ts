@@ -1,9 +1,9 @@
 import basicAuthPlugin from '@fastify/basic-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { HashedSecretVerifier } from './hashed-secrets.js'
-import type { FailedAuthThrottle } from './hook.js'
-import { frozenPrincipal, type Principal } from './principal.js'
-import { OAuthError } from './token-service.js'
+import { HashedSecretVerifier } from '../credentials/hashed-secrets.js'
+import type { FailedAuthThrottle } from '../../core/authenticator.js'
+import { frozenPrincipal, type Principal } from '../../core/principal.js'
+import { OAuthError } from '../../core/errors.js'
 
 export interface ClientEntry {
   id: string

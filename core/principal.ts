@@ -1,4 +1,5 @@
 import type { AuthInfo } from '@modelcontextprotocol/server'
+import type { ChallengeFamily } from './authenticator.js'
 
 /** Who a request acts for. Every strategy produces exactly this shape; it is never mutated. */
 export interface Principal {
@@ -24,6 +25,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth hook in `onRequest`; `null` on routes outside an auth scope. */
     principal: Principal | null
+    /** How the strategy that accepted the request challenges (set with `principal`). */
+    challengeFamily: ChallengeFamily | null
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { formatPath } from '../../config/problems.js'
+import { formatPath } from './problems.js'
 import { MCP_AUTH_INVALID_OPTION } from './errors.js'
 
 export const permissionsSchema = z.array(z.string().min(1)).describe('granted permissions, e.g. ["calculator:*"]')

@@ -1,4 +1,4 @@
-import type { Principal } from '../plugins/auth/principal.js'
+import type { Principal } from './principal.js'
 
 /**
  * Which scopes imply which narrower ones: `{ "calculator:admin": ["calculator:write"],

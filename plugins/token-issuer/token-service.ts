@@ -1,17 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { StoreEntry, TokenStore } from '../token-store/store.js'
-import { sha256 } from './compare.js'
-import type { SignedToken, TokenClaims } from './jwt-signer.js'
-import { grants, type ScopeHierarchy } from '../../mcp/permissions.js'
-
-/** An OAuth error (RFC 6749 §5.2) with its HTTP status. */
-export class OAuthError extends Error {
-  // `error` is RFC 6749's name for the error code, not a callback's error argument.
-  // eslint-disable-next-line n/handle-callback-err
-  constructor (readonly error: string, readonly description: string, readonly status = 400) {
-    super(description)
-  }
-}
+import { sha256 } from '../credentials/compare.js'
+import type { IssuedClaims, SignedToken } from '../../core/signing.js'
+import { OAuthError } from '../../core/errors.js'
+import { grants, type ScopeHierarchy } from '../../core/permissions.js'
 
 export interface TokenResponse {
   access_token: string
@@ -31,9 +23,6 @@ interface RefreshRecord {
   /** Epoch milliseconds: when it was rotated (only in the record kept once it is used). */
   rotatedAt?: number
 }
-
-/** Claims to sign, and the audience (RFC 8707 resource) when it is not the deployment's default one. */
-export type IssuedClaims = TokenClaims & { audience?: string | undefined }
 
 /** What a client asks for at the token endpoint, besides the grant itself. */
 export interface GrantRequest {

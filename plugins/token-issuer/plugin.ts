@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { z } from 'zod'
+import { parseOptions } from '../../core/options.js'
+import type { ScopeHierarchy } from '../../core/permissions.js'
+import type { TokenSigning } from '../../core/signing.js'
+import { createTokenStore, RedisTokenStore, tokenStoreOptionsSchema, type StoreConfig, type TokenStore } from '../token-store/index.js'
+import { issueOptionsSchema, type IssueClient } from './options.js'
+import { revocationKeys, TokenService } from './token-service.js'
+
+export interface TokenIssuerOptions {
+  issue: z.input<typeof issueOptionsSchema>
+  signing: TokenSigning
+  store?: StoreConfig
+  scopeHierarchy?: ScopeHierarchy
+}
+
+/** What the token issuer offers the routes and the auth strategies of its app. */
+export interface TokenIssuer {
+  readonly clients: readonly IssueClient[]
+  readonly service: TokenService
+  readonly store: TokenStore
+  readonly signing: TokenSigning
+  /** Whether a verified token has been revoked (throws when the store cannot answer: fail closed). */
+  isRevoked: (claims: Readonly<Record<string, unknown>>) => Promise<boolean>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The built-in token issuer (client credentials, refresh rotation, revocation), when registered. */
+    mcpAuthTokenIssuer: TokenIssuer
+  }
+}
+
+const optionsSchema = z.object({
+  issue: issueOptionsSchema,
+  signing: z.custom<TokenSigning>((value) => typeof value === 'object' && value !== null && typeof (value as { sign?: unknown }).sign === 'function', 'expected a token signer'),
+  store: tokenStoreOptionsSchema.prefault({}),
+  scopeHierarchy: z.record(z.string(), z.array(z.string())).default({})
+})
+
+/**
+ * The token issuer with its store (memory, or Redis shared by every instance). Client
+ * permissions are read from these options on every refresh, so narrowing a client narrows its
+ * refresh tokens too. The store is closed with the app.
+ */
+async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuerOptions): Promise<void> {
+  const { issue, signing, store: storeOptions, scopeHierarchy } = parseOptions('token-issuer', optionsSchema, options)
+  const store = createTokenStore(storeOptions)
+  fastify.addHook('onClose', async () => { await store.close() })
+  if (store instanceof RedisTokenStore && !await store.connected(3000)) {
+    fastify.log.warn('the token store (Redis) is not reachable yet: token requests get 503 until it is')
+  }
+  const permissions = new Map(issue.clients.map((client) => [client.id, client.permissions]))
+  const service = new TokenService({
+    store,
+    sign: signing.sign,
+    accessTokenTtl: issue.accessTokenTtl,
+    refreshTokenTtl: issue.refreshTokenTtl,
+    clientPermissions: (clientId) => permissions.get(clientId),
+    reuseInterval: issue.refreshReuseInterval,
+    scopeHierarchy,
+    onReuse: ({ clientId, family }) => fastify.log.warn({ event: 'security', reason: 'refresh_token_reuse', principal: clientId, family }, 'a used refresh token was presented again: its family is revoked')
+  })
+  fastify.decorate('mcpAuthTokenIssuer', {
+    clients: issue.clients,
+    service,
+    store,
+    signing,
+    isRevoked: async (claims) => {
+      const keys = revocationKeys(claims)
+      return keys.length > 0 && await store.anyExists(keys)
+    }
+  } satisfies TokenIssuer)
+}
+
+export const tokenIssuer = fp(tokenIssuerPlugin, { fastify: '5.x', name: 'fastify-mcp-auth-token-issuer' })
+export default tokenIssuer
