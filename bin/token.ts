@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { parse as parseDuration } from '@lukeed/ms'
 import { configFileFrom } from '../config/load.js'
 import { loadConfigFile } from '../deployment.js'
-import { createTokenSigner } from '../plugins/auth/jwt-signer.js'
+import { SIGNING_SECTION, tokenSigningOf } from '../plugins/auth/registry.js'
 import { UsageError, write, type CliIo } from './io.js'
 
 /** `token`: mints a JWT with the config's signing key, for admins and tests. Needs the config file, so only whoever holds the key can run it. */
@@ -16,9 +16,9 @@ export function tokenCommand (args: readonly string[], io: CliIo): number {
   if (ttl === undefined || !Number.isFinite(ttl) || ttl <= 0) throw new UsageError(`token: --ttl: expected a duration such as 15m, got "${values.ttl}"`)
   const file = configFileFrom(values.config, io.env)
   const config = loadConfigFile(file, { env: io.env })
-  if (config.auth.jwt === undefined) throw new UsageError(`token: ${file} has no auth.jwt section`)
-  const sign = createTokenSigner(config.auth.jwt)
+  const signing = tokenSigningOf(config.auth)
+  if (signing === undefined) throw new UsageError(`token: ${file} has no ${SIGNING_SECTION} section`)
   const permissions = values.permissions.split(',').map((p) => p.trim()).filter((p) => p !== '')
-  write(io.stdout, sign({ sub: values.sub, permissions, ttl }).token)
+  write(io.stdout, signing.sign({ sub: values.sub, permissions, ttl }).token)
   return 0
 }

@@ -1,8 +1,8 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseDocument } from 'yaml'
 import { interpolate } from './interpolate.js'
+import { packageRoot } from '../core/package.js'
 import { ConfigError, formatPath, type ConfigProblem } from '../core/problems.js'
 import type { z } from 'zod'
 import type { ServerSection } from './schema.js'
@@ -23,16 +23,6 @@ export interface ConfigFormat<C extends { server: ServerSection }> {
   secretFields: readonly string[]
   /** The auth section with authentication off (CALCULATOR_REQUIRE_AUTH=false), from the file's own. */
   openAccessAuth: (auth: Readonly<Record<string, unknown>> | undefined) => Record<string, unknown>
-}
-
-function packageRoot (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url))
-    dir = parent
-  }
-  return dir
 }
 
 export const DEFAULT_CONFIG_FILE = join(packageRoot(), 'config', 'default.yaml')

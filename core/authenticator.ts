@@ -18,10 +18,10 @@ export interface AuthAttempt {
 }
 
 /**
- * How a strategy's 401 challenge is spelled. `bearer` clients speak OAuth bearer semantics (RFC
+ * How a strategy's 401 challenge is spelled. `oauth-bearer` clients speak OAuth bearer semantics (RFC
  * 6750): a 403 `insufficient_scope` challenge tells them to step up; others get a JSON-RPC error.
  */
-export type ChallengeFamily = 'bearer' | 'basic' | 'custom'
+export type ChallengeFamily = 'oauth-bearer' | 'http-basic' | 'custom'
 
 /** What every strategy implements; the strategy plugins only wrap it in an `onRequest` hook. */
 export interface Authenticator {

@@ -42,3 +42,11 @@ export function sendJsonRpcError (
     .header('content-type', 'application/json; charset=utf-8')
     .send(JSON.stringify({ jsonrpc: '2.0', id: extra.id ?? null, error }))
 }
+
+/** The tool a JSON-RPC message calls: the `params.name` of a `tools/call`, else undefined. */
+export function calledToolName (message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null || !('method' in message) || message.method !== 'tools/call') return undefined
+  const params: unknown = 'params' in message ? message.params : undefined
+  const name: unknown = typeof params === 'object' && params !== null && 'name' in params ? params.name : undefined
+  return typeof name === 'string' ? name : undefined
+}

@@ -1,5 +1,6 @@
 import type { AuthInfo, CallToolResult, McpServer, RegisteredTool } from '@modelcontextprotocol/server'
 import { z } from 'zod'
+import { toolError } from './tool-result.js'
 
 const operand = (description: string) => z.number().describe(description)
 const binary = z.object({ a: operand('first operand'), b: operand('second operand') })
@@ -10,10 +11,6 @@ const readOnly = { readOnlyHint: true, idempotentHint: true, openWorldHint: fals
 export function numberResult (result: number, what: string): CallToolResult {
   if (!Number.isFinite(result)) return toolError(`The result of ${what} is not a finite number`)
   return { content: [{ type: 'text', text: String(result) }], structuredContent: { result } }
-}
-
-export function toolError (message: string): CallToolResult {
-  return { content: [{ type: 'text', text: message }], isError: true }
 }
 
 interface BinaryTool {

@@ -4,6 +4,7 @@ import {
   type CallToolResult, type Implementation, type JSONRPCRequest, type JSONRPCResponse, type MessageExtraInfo, type RegisteredTool
 } from '@modelcontextprotocol/server'
 import { JsonRpcCode } from '../core/jsonrpc.js'
+import { toolError } from './tool-result.js'
 import type { ProtocolEra } from './protocol-versions.js'
 
 /** Serves eligible `tools/call` requests without the SDK's per-request machinery. */
@@ -32,10 +33,6 @@ const NO_STATE = (): undefined => undefined
 /** What a direct tool gets in place of the messaging functions it promised not to use. */
 async function UNAVAILABLE (): Promise<never> {
   throw new Error('a direct tool cannot send progress, logs or requests; leave this tool out of directTools')
-}
-
-function toolError (text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], isError: true }
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {

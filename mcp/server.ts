@@ -3,12 +3,13 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/
 import type { Principal } from '../core/principal.js'
 import { registerCalculatorTools } from './calculator.js'
 import { DUAL_ERA_PROTOCOL_VERSIONS, type ProtocolEra } from './protocol-versions.js'
+import { PACKAGE_VERSION } from '../core/package.js'
 
 /** One validator for every server: building an Ajv instance per server costs more than a tool call. */
 const sharedValidator = new AjvJsonSchemaValidator()
 
 export const CALCULATOR_NAME = 'fastify-mcp-auth-calculator'
-export const CALCULATOR_VERSION = '0.1.0'
+export const CALCULATOR_VERSION = PACKAGE_VERSION
 
 export interface CreateServerContext {
   /** The principal the server is created for (the session owner, or the principal in stateless mode). */

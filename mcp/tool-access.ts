@@ -1,6 +1,6 @@
 import type { JSONRPCMessage, JSONRPCResponse, RequestId } from '@modelcontextprotocol/server'
 import type { Principal } from '../core/principal.js'
-import { JsonRpcCode } from '../core/jsonrpc.js'
+import { calledToolName, JsonRpcCode } from '../core/jsonrpc.js'
 import { mayUse, permissionCheck, requiredPermission, type AccessCheck, type ScopeHierarchy, type ToolPermissionOptions } from '../core/permissions.js'
 import type { ProtocolEra } from './protocol-versions.js'
 
@@ -19,9 +19,9 @@ export interface ToolAccessOptions extends ToolPermissionOptions {
 }
 
 function toolCalled (message: JSONRPCMessage): { id: RequestId, name: string } | undefined {
-  if (!('method' in message) || message.method !== 'tools/call' || !('id' in message)) return undefined
-  const name = (message.params as { name?: unknown } | undefined)?.name
-  return typeof name === 'string' ? { id: message.id, name } : undefined
+  const name = calledToolName(message)
+  if (name === undefined || !('id' in message) || message.id === undefined) return undefined
+  return { id: message.id, name }
 }
 
 export function deniedResponse (denied: DeniedCall): JSONRPCResponse {

@@ -9,6 +9,7 @@ import { requestLogAudit, type AuditSink } from './audit.js'
 import { FailedAuthThrottled, MCP_AUTH_RATE_LIMITED, MCP_AUTH_RATE_LIMIT_UNAVAILABLE } from '../core/errors.js'
 import type { FailedAuthThrottle } from '../core/authenticator.js'
 import { principalKey } from '../core/principal.js'
+import { calledToolName } from '../core/jsonrpc.js'
 
 const limitSchema = z.strictObject({
   max: z.coerce.number().int().positive(),
@@ -68,12 +69,7 @@ async function check (limiter: Limiter, request: FastifyRequest, increment = tru
 function toolsCalled (request: FastifyRequest): string[] {
   const body: unknown = request.body
   const messages: unknown[] = Array.isArray(body) ? body : [body]
-  const tools: string[] = []
-  for (const message of messages) {
-    const m = message as { method?: unknown, params?: { name?: unknown } } | null
-    if (m?.method === 'tools/call' && typeof m.params?.name === 'string') tools.push(m.params.name)
-  }
-  return tools
+  return messages.map(calledToolName).filter((name) => name !== undefined)
 }
 
 type Create = (limit: Limit, key: (request: FastifyRequest) => string) => Limiter

@@ -4,7 +4,7 @@ import { quote } from '../core/authenticator.js'
 import { toAuthInfo, type Principal } from '../core/principal.js'
 import type { AuditSink } from '../plugins/audit.js'
 import type { ModernEndpoint } from '../mcp/endpoints.js'
-import { JsonRpcCode, sendJsonRpcError } from '../core/jsonrpc.js'
+import { calledToolName, JsonRpcCode, sendJsonRpcError } from '../core/jsonrpc.js'
 import type { LegacyTransport } from '../mcp/legacy-transport.js'
 import { acknowledgedFilter } from '../mcp/listen.js'
 import { paramHeaderMismatch } from '../mcp/param-headers.js'
@@ -80,7 +80,7 @@ function refusals (exchange: Exchange, denied: DeniedCall[]): Refusals {
     context.audit.auth(request, { strategy: principal.strategy, outcome: 'failure', reason: 'insufficient_permission', principal: principal.id, permission: refusal.permission })
     context.audit.tool(request, { tool: refusal.tool, principal: principal.id, strategy: principal.strategy, outcome: 'denied', durationMs: 0 })
   }
-  if (denied.length > 0 && request.challengeFamily === 'bearer') {
+  if (denied.length > 0 && request.challengeFamily === 'oauth-bearer') {
     forbid(exchange, denied)
     return { denied, answered: true }
   }
@@ -130,8 +130,9 @@ export async function modernExchange (exchange: Exchange, message: JSONRPCMessag
   if (!('method' in message)) return sendJsonRpcError(reply, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: responses cannot be posted in this era', { id: message.id })
   if (message.method === 'subscriptions/listen') return listen(exchange, message, endpoint)
   if (message.method === 'tools/call') {
-    const params = message.params as { name?: unknown, arguments?: unknown } | undefined
-    const found = typeof params?.name === 'string' ? endpoint.paramRulesFor(params.name) : []
+    const params = message.params as { arguments?: unknown } | undefined
+    const tool = calledToolName(message)
+    const found = tool === undefined ? [] : endpoint.paramRulesFor(tool)
     const rules = found instanceof Promise ? await found : found
     const mismatch = rules.length === 0 ? undefined : paramHeaderMismatch(rules, params?.arguments, request.headers)
     if (mismatch !== undefined) return sendJsonRpcError(reply, 400, JsonRpcCode.HeaderMismatch, `Header mismatch: ${mismatch}`, { id: message.id })
@@ -165,10 +166,10 @@ function auditToolCalls (exchange: Exchange, requests: readonly JSONRPCRequest[]
   requests.forEach((message, index) => {
     if (message.method !== 'tools/call') return
     const response = responses[index]
-    const params = message.params as { name?: unknown, arguments?: unknown } | undefined
+    const params = message.params as { arguments?: unknown } | undefined
     const failed = response === undefined || 'error' in response || (response.result as { isError?: unknown }).isError === true
     context.audit.tool(request, {
-      tool: typeof params?.name === 'string' ? params.name : '',
+      tool: calledToolName(message) ?? '',
       principal: principal.id,
       strategy: principal.strategy,
       era,

@@ -70,7 +70,7 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
 
   return {
     strategy: 'basic',
-    challengeFamily: 'basic',
+    challengeFamily: 'http-basic',
     authenticate: (request, reply, attempt) => new Promise<AuthOutcome>((resolve, reject) => {
       if (attempt !== undefined) attempts.set(request, attempt)
       verifyBasic(request, reply, (error) => {

@@ -59,7 +59,7 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
 
   return {
     strategy: 'bearer',
-    challengeFamily: 'bearer',
+    challengeFamily: 'oauth-bearer',
     authenticate: (request, reply) => new Promise<AuthOutcome>((resolve) => {
       const status = reply.statusCode
       verifyBearer(request, reply, (error) => {
