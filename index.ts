@@ -7,8 +7,8 @@ export { basicAuth, createBasicAuthenticator, type BasicOptions } from './plugin
 export { jwtAuth, createJwtAuthenticator, type JwtOptions, type JwtPluginOptions } from './plugins/auth/jwt.js'
 export { noneAuth, createNoneAuthenticator, type NoneOptions } from './plugins/auth/none.js'
 export { configuredAuth, type ConfiguredAuthOptions } from './plugins/auth/configured.js'
-export { addAuthHook, type AuthHookOptions } from './plugins/auth/hook.js'
-export type { Authenticator, AuthOutcome, DeploymentContext, FailedAuthThrottle, FailureReason } from './core/authenticator.js'
+export { addAuthHook, createAuthHandler, registerStrategy, type AuthHandler, type AuthHookOptions, type McpAuth, type StrategyRegistration } from './plugins/auth/hook.js'
+export type { Authenticator, AuthOutcome, ChallengeFamily, DeploymentContext, FailedAuthThrottle, FailureReason } from './core/authenticator.js'
 export { principalKey, toAuthInfo, type Principal } from './core/principal.js'
 export * as errors from './core/errors.js'
 
@@ -22,9 +22,17 @@ export { PERMISSION_DENIED } from './mcp/tool-access.js'
 export { JsonRpcCode } from './core/jsonrpc.js'
 
 // Tokens: minting (for tests and admin tools), password hashes, stores.
-export { createTokenSigner, type TokenClaims, type SignedToken } from './plugins/auth/jwt-signer.js'
+export { createTokenSigner, createTokenSigning, type TokenClaims, type SignedToken } from './plugins/auth/jwt-signer.js'
+export type { TokenSigning } from './core/signing.js'
 export { hashPassword } from './plugins/credentials/password-hash.js'
 export { MemoryTokenStore, RedisTokenStore, createTokenStore, type TokenStore } from './plugins/token-store/index.js'
+
+// Cross-cutting plugins (fastify-plugin; each decorates the scope it is registered in).
+export { rateLimits, type RateLimitOptions, type RateLimits } from './plugins/rate-limits.js'
+export { auditLog, type AuditLogOptions } from './plugins/audit-log.js'
+export type { AuditSink, AuthEvent, ToolEvent } from './plugins/audit.js'
+export { metrics, type MetricsOptions } from './plugins/metrics.js'
+export { tokenIssuer, type TokenIssuer, type TokenIssuerOptions } from './plugins/token-issuer/plugin.js'
 
 // Configuration and the complete server.
 export { configFileFrom, DEFAULT_CONFIG_FILE } from './config/load.js'

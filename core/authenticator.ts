@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Principal } from './principal.js'
 
+export { quote } from './challenges.js'
+
 export type FailureReason = 'missing_credentials' | 'invalid_credentials' | 'token_expired' | 'token_revoked'
 
 export type AuthOutcome =
@@ -59,11 +61,6 @@ export const invalid: AuthOutcome = Object.freeze({ ok: false, reason: 'invalid_
 
 export function accepted (principal: Principal): AuthOutcome {
   return { ok: true, principal }
-}
-
-/** Quotes a value for an auth-param (RFC 9110 quoted-string). */
-export function quote (value: string): string {
-  return `"${value.replace(/["\\]/g, '\\$&')}"`
 }
 
 /**

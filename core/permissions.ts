@@ -1,4 +1,5 @@
 import type { Principal } from './principal.js'
+import { andThen, type MaybePromise } from './maybe-async.js'
 
 /**
  * Which scopes imply which narrower ones: `{ "calculator:admin": ["calculator:write"],
@@ -93,12 +94,11 @@ export function permissionCheck (hierarchy: ScopeHierarchy = NO_HIERARCHY): Acce
  * The one access decision for both `tools/list` and `tools/call`: fail closed, so a check that
  * throws, rejects or answers anything but `true` denies.
  */
-export function mayUse (check: AccessCheck, principal: Principal, tool: string, permission: string): boolean | Promise<boolean> {
+export function mayUse (check: AccessCheck, principal: Principal, tool: string, permission: string): MaybePromise<boolean> {
   try {
-    const allowed = check(principal, tool, permission)
     // Synchronous answers stay synchronous: this runs on every tools/call.
-    if (allowed instanceof Promise) return allowed.then((value) => value === true, () => false)
-    return allowed === true
+    const allowed = andThen(check(principal, tool, permission), (value) => value === true)
+    return allowed instanceof Promise ? allowed.catch(() => false) : allowed
   } catch {
     return false
   }

@@ -1,11 +1,9 @@
-/** A config path in the form users read: `auth.apiKey.keys[1].key`. */
-export type ConfigPath = ReadonlyArray<string | number>
-
 export interface ConfigProblem {
   path: string
   message: string
 }
 
+/** A config path in the form users read: `auth.apiKey.keys[1].key`. */
 export function formatPath (path: ReadonlyArray<PropertyKey>): string {
   let out = ''
   for (const part of path) {

@@ -3,6 +3,7 @@ import type { Principal } from '../core/principal.js'
 import { calledToolName, JsonRpcCode } from '../core/jsonrpc.js'
 import { mayUse, permissionCheck, requiredPermission, type AccessCheck, type ScopeHierarchy, type ToolPermissionOptions } from '../core/permissions.js'
 import type { ProtocolEra } from './protocol-versions.js'
+import { andThen, type MaybePromise } from '../core/maybe-async.js'
 
 /** JSON-RPC error code for a tools/call the principal may not make. */
 export const PERMISSION_DENIED = JsonRpcCode.PermissionDenied
@@ -51,19 +52,17 @@ export class ToolAccess {
   }
 
   /** The tools/call requests among `messages` that `principal` may not make. */
-  deniedCalls (messages: readonly JSONRPCMessage[], principal: Principal): DeniedCall[] | Promise<DeniedCall[]> {
+  deniedCalls (messages: readonly JSONRPCMessage[], principal: Principal): MaybePromise<DeniedCall[]> {
     const denied: DeniedCall[] = []
     const pending: Array<Promise<void>> = []
     for (const message of messages) {
       const call = toolCalled(message)
       if (call === undefined) continue
       const permission = this.permissionFor(call.name)
-      const allowed = mayUse(this.#check, principal, call.name, permission)
-      if (allowed instanceof Promise) {
-        pending.push(allowed.then((ok) => { if (!ok) denied.push({ id: call.id, tool: call.name, permission }) }))
-      } else if (!allowed) {
-        denied.push({ id: call.id, tool: call.name, permission })
-      }
+      const decided = andThen(mayUse(this.#check, principal, call.name, permission), (allowed) => {
+        if (!allowed) denied.push({ id: call.id, tool: call.name, permission })
+      })
+      if (decided !== undefined) pending.push(decided)
     }
     return pending.length === 0 ? denied : Promise.all(pending).then(() => denied)
   }

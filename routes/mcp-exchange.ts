@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo } from '@modelcontextprotocol/server'
-import { quote } from '../core/authenticator.js'
+import { bearerChallenge } from '../core/challenges.js'
 import { toAuthInfo, type Principal } from '../core/principal.js'
 import type { AuditSink } from '../plugins/audit.js'
 import type { ModernEndpoint } from '../mcp/endpoints.js'
@@ -40,14 +40,12 @@ function extraFor (principal: Principal): MessageExtraInfo {
 function forbid (exchange: Exchange, denied: readonly DeniedCall[]): FastifyReply {
   const { request, reply, context } = exchange
   // Refresh tokens are not something a resource requires: offline_access is never asked for.
-  const scopes = [...new Set(denied.map((call) => call.permission))].filter((scope) => scope !== 'offline_access').join(' ')
-  const params = ['error="insufficient_scope"', ...(scopes === '' ? [] : [`scope=${quote(scopes)}`])]
-  const metadataUrl = context.resourceMetadataUrl?.(request)
-  if (metadataUrl !== undefined) params.push(`resource_metadata=${quote(metadataUrl)}`)
+  const scope = [...new Set(denied.map((call) => call.permission))].filter((permission) => permission !== 'offline_access')
+  const challenge = bearerChallenge({ error: 'insufficient_scope', scope, resourceMetadata: context.resourceMetadataUrl?.(request) })
   const first = denied[0] as DeniedCall
   return reply
     .code(403)
-    .header('www-authenticate', `Bearer ${params.join(', ')}`)
+    .header('www-authenticate', challenge)
     .header('content-type', 'application/json; charset=utf-8')
     .send(JSON.stringify(deniedResponse(first)))
 }

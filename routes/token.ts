@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { createClientAuthenticator, type ClientEntry } from '../plugins/token-issuer/client-credentials.js'
-import type { FailedAuthThrottle } from '../core/authenticator.js'
+import { quote, type FailedAuthThrottle } from '../core/authenticator.js'
 import { FailedAuthThrottled, OAuthError } from '../core/errors.js'
 import type { TokenService } from '../plugins/token-issuer/token-service.js'
 import type { Principal } from '../core/principal.js'
@@ -90,21 +90,11 @@ function describe (error: Error & { code?: string }): string {
   }
 }
 
-/**
- * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh, RFC 8707 resource) and the
- * revocation endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
- */
-export default async function tokenRoutes (fastify: FastifyInstance, options: TokenRoutesOptions): Promise<void> {
-  await fastify.register(formbody)
-  // Only forms and JSON carry token requests: a text/plain body is refused, not read as "no parameters".
-  fastify.removeContentTypeParser('text/plain')
-  const verifyClient = await createClientAuthenticator(fastify, options.clients, options.throttle)
-  const realm = options.realm ?? 'oauth'
-  const routeOptions = { bodyLimit: options.bodyLimit ?? TOKEN_BODY_LIMIT }
-  const audit = options.audit ?? requestLogAudit()
+type ClientCheck = (request: FastifyRequest, reply: FastifyReply) => Promise<Principal>
 
-  /** Client authentication for both endpoints, in one place: every attempt is audited. */
-  async function authenticateClient (request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
+/** Client authentication for both endpoints, in one place: every attempt is audited. */
+function auditedClientCheck (verifyClient: ClientCheck, audit: AuditSink): ClientCheck {
+  return async (request, reply) => {
     try {
       const client = await verifyClient(request, reply)
       audit.auth(request, { strategy: 'client', outcome: 'success', principal: client.id })
@@ -120,13 +110,13 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
       throw error
     }
   }
+}
 
-  fastify.addHook('onSend', async (_request, reply) => {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-  })
-  fastify.setErrorHandler(function oauthErrors (error: Error & { statusCode?: number, code?: string }, request, reply) {
+/** Every refusal in the RFC 6749 §5.2 shape; 5xx left to the app's handler. */
+function oauthErrors (realm: string) {
+  return function oauthError (error: Error & { statusCode?: number, code?: string }, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     if (error instanceof OAuthError) {
-      if (error.status === 401) reply.header('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`)
+      if (error.status === 401) reply.header('www-authenticate', `Basic realm=${quote(realm)}, charset="UTF-8"`)
       request.log.info({ event: 'token', outcome: 'refused', reason: error.error }, 'token request refused')
       return reply.code(error.status).send({ error: error.error, error_description: error.description })
     }
@@ -144,7 +134,25 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
       return reply.code(400).send({ error: 'invalid_request', error_description: describe(error) })
     }
     throw error
+  }
+}
+
+/**
+ * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh, RFC 8707 resource) and the
+ * revocation endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
+ */
+export default async function tokenRoutes (fastify: FastifyInstance, options: TokenRoutesOptions): Promise<void> {
+  await fastify.register(formbody)
+  // Only forms and JSON carry token requests: a text/plain body is refused, not read as "no parameters".
+  fastify.removeContentTypeParser('text/plain')
+  const routeOptions = { bodyLimit: options.bodyLimit ?? TOKEN_BODY_LIMIT }
+
+  const authenticateClient = auditedClientCheck(await createClientAuthenticator(fastify, options.clients, options.throttle), options.audit ?? requestLogAudit())
+
+  fastify.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
   })
+  fastify.setErrorHandler(oauthErrors(options.realm ?? 'oauth'))
 
   fastify.post(TOKEN_PATH, routeOptions, async function token (request: FastifyRequest, reply: FastifyReply) {
     const params = parameters(request.body)

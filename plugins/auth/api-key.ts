@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { accepted, invalid, missing, quote, type Authenticator } from '../../core/authenticator.js'
-import { addAuthHook } from './hook.js'
+import { registerStrategy, type StrategyRegistration } from './hook.js'
 import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from '../../core/options.js'
 import { principalSecrets, sha256Field, uniqueIds } from './static-secrets.js'
 
@@ -47,8 +47,8 @@ export function createApiKeyAuthenticator (_fastify: FastifyInstance | undefined
   }
 }
 
-async function apiKeyAuthPlugin (fastify: FastifyInstance, options: ApiKeyOptions): Promise<void> {
-  addAuthHook(fastify, [createApiKeyAuthenticator(fastify, options)])
+async function apiKeyAuthPlugin (fastify: FastifyInstance, { addHook, ...options }: ApiKeyOptions & StrategyRegistration): Promise<void> {
+  registerStrategy(fastify, [createApiKeyAuthenticator(fastify, options)], { addHook })
 }
 
 /** API key in a request header (default `x-api-key`), several keys live at once for rotation. */

@@ -5,7 +5,8 @@ import { z } from 'zod'
 import { duration } from '../../core/duration.js'
 import { accepted, invalid, missing, quote, type AuthAttempt, type AuthOutcome, type Authenticator } from '../../core/authenticator.js'
 import { MCP_AUTH_BUSY, MCP_AUTH_RATE_LIMITED } from '../../core/errors.js'
-import { addAuthHook } from './hook.js'
+import { registerStrategy, type StrategyRegistration } from './hook.js'
+import { PerRequest, registerIsolated } from './isolated.js'
 import { HashedSecretVerifier } from '../credentials/hashed-secrets.js'
 import { parseOptions, permissionsSchema } from '../../core/options.js'
 import { parsePasswordHash } from '../credentials/password-hash.js'
@@ -48,24 +49,21 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
     parsed.users.map((user) => [user.username, user.passwordHash, frozenPrincipal({ id: user.username, strategy: 'basic', permissions: [...user.permissions] })]),
     parsed
   )
-  const verdicts = new WeakMap<FastifyRequest, Principal>()
-  const attempts = new WeakMap<FastifyRequest, AuthAttempt>()
+  const verdicts = new PerRequest<Principal>()
+  const attempts = new PerRequest<AuthAttempt>()
 
   async function validate (username: string, password: string, request: FastifyRequest): Promise<void> {
-    const attempt = attempts.get(request)
+    const attempt = attempts.take(request)
     const principal = await users.verify(username, password, attempt === undefined ? undefined : async () => await attempt.beforeCostlyCheck(username.normalize('NFC')))
     if (principal === undefined) throw new InvalidCredentials()
     verdicts.set(request, principal)
   }
 
-  let verify: BasicAuthVerify | undefined
-  // Registered in a child context so the library's decorator cannot clash with a host app's own.
-  await fastify.register(async function basicParser (child) {
-    await child.register(basicAuthPlugin, { validate, authenticate: false, utf8: true })
-    verify = child.basicAuth
+  const verifyBasic = await registerIsolated<BasicAuthVerify>(fastify, {
+    provides: "@fastify/basic-auth's basicAuth",
+    register: (child) => child.register(basicAuthPlugin, { validate, authenticate: false, utf8: true }),
+    read: (child) => child.basicAuth
   })
-  if (verify === undefined) throw new Error('@fastify/basic-auth did not provide basicAuth')
-  const verifyBasic = verify
   const challenge = `Basic realm=${quote(parsed.realm)}, charset="UTF-8"`
 
   return {
@@ -74,9 +72,9 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
     authenticate: (request, reply, attempt) => new Promise<AuthOutcome>((resolve, reject) => {
       if (attempt !== undefined) attempts.set(request, attempt)
       verifyBasic(request, reply, (error) => {
-        const principal = verdicts.get(request)
-        verdicts.delete(request)
-        attempts.delete(request)
+        const principal = verdicts.take(request)
+        // Not taken when the header held no Basic credentials.
+        attempts.take(request)
         if (error === undefined && principal !== undefined) {
           resolve(accepted(principal))
         } else if (error instanceof MCP_AUTH_BUSY) {
@@ -95,8 +93,8 @@ export async function createBasicAuthenticator (fastify: FastifyInstance, option
   }
 }
 
-async function basicAuthStrategy (fastify: FastifyInstance, options: BasicOptions): Promise<void> {
-  addAuthHook(fastify, [await createBasicAuthenticator(fastify, options)])
+async function basicAuthStrategy (fastify: FastifyInstance, { addHook, ...options }: BasicOptions & StrategyRegistration): Promise<void> {
+  registerStrategy(fastify, [await createBasicAuthenticator(fastify, options)], { addHook })
 }
 
 /** HTTP Basic with scrypt password hashes, a verified-credential cache and bounded KDF work. */

@@ -2,8 +2,10 @@ import bearerAuthPlugin from '@fastify/bearer-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type FailureReason } from '../../core/authenticator.js'
-import { addAuthHook } from './hook.js'
+import { accepted, invalid, missing, type AuthOutcome, type Authenticator, type FailureReason } from '../../core/authenticator.js'
+import { bearerChallenge } from '../../core/challenges.js'
+import { registerStrategy, type StrategyRegistration } from './hook.js'
+import { PerRequest, registerIsolated } from './isolated.js'
 import { MIN_STATIC_SECRET_LENGTH, parseOptions, permissionsSchema } from '../../core/options.js'
 import type { Principal } from '../../core/principal.js'
 import { principalSecrets, sha256Field, uniqueIds } from './static-secrets.js'
@@ -35,13 +37,11 @@ type VerifyBearerAuth = (request: FastifyRequest, reply: FastifyReply, done: (er
 export async function createBearerAuthenticator (fastify: FastifyInstance, options: BearerOptions): Promise<Authenticator> {
   const { realm, tokens } = parseOptions('bearer', bearerOptionsSchema, options)
   const secrets = principalSecrets('bearer', tokens.map((entry) => ({ ...entry, secret: entry.token })))
-  // What the auth callback found, per request: it only answers yes or no to the library.
-  const verdicts = new WeakMap<FastifyRequest, Principal | null>()
-
-  let verify: VerifyBearerAuth | undefined
-  // Registered in a child context so the library's decorators cannot clash with a host app's own.
-  await fastify.register(async function bearerParser (child) {
-    await child.register(bearerAuthPlugin, {
+  // What the auth callback found: it only answers yes or no to the library.
+  const verdicts = new PerRequest<Principal | null>()
+  const verifyBearer = await registerIsolated<VerifyBearerAuth>(fastify, {
+    provides: "@fastify/bearer-auth's verifyBearerAuth",
+    register: (child) => child.register(bearerAuthPlugin, {
       addHook: false,
       keys: [],
       specCompliance: 'rfc6749',
@@ -51,11 +51,9 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
         verdicts.set(request, principal ?? null)
         return principal !== undefined
       }
-    })
-    verify = child.verifyBearerAuth
+    }),
+    read: (child) => child.verifyBearerAuth
   })
-  if (verify === undefined) throw new Error('@fastify/bearer-auth did not provide verifyBearerAuth')
-  const verifyBearer = verify
 
   return {
     strategy: 'bearer',
@@ -63,8 +61,7 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
     authenticate: (request, reply) => new Promise<AuthOutcome>((resolve) => {
       const status = reply.statusCode
       verifyBearer(request, reply, (error) => {
-        const verdict = verdicts.get(request)
-        verdicts.delete(request)
+        const verdict = verdicts.take(request)
         if (error === undefined && verdict) {
           resolve(accepted(verdict))
           return
@@ -75,14 +72,12 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
         resolve(verdict === undefined ? missing : invalid)
       })
     }),
-    challenge: (reason: FailureReason) => reason === 'missing_credentials'
-      ? `Bearer realm=${quote(realm)}`
-      : `Bearer realm=${quote(realm)}, error="invalid_token"`
+    challenge: (reason: FailureReason) => bearerChallenge({ realm, error: reason === 'missing_credentials' ? undefined : 'invalid_token' })
   }
 }
 
-async function bearerAuthStrategy (fastify: FastifyInstance, options: BearerOptions): Promise<void> {
-  addAuthHook(fastify, [await createBearerAuthenticator(fastify, options)])
+async function bearerAuthStrategy (fastify: FastifyInstance, { addHook, ...options }: BearerOptions & StrategyRegistration): Promise<void> {
+  registerStrategy(fastify, [await createBearerAuthenticator(fastify, options)], { addHook })
 }
 
 /** Static bearer tokens in `Authorization: Bearer <token>`, several live at once. */

@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto'
+import { isRecord } from './jwt-claims.js'
 import type { JwtAlgorithm } from './jwt-options.js'
 
 export interface JwksOptions<V> {
@@ -40,10 +41,6 @@ const CURVE_ALGORITHMS: Readonly<Record<string, Readonly<Record<string, readonly
   OKP: { Ed25519: ['EdDSA'], Ed448: ['EdDSA'] }
 }
 
-function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /**
  * What a published key may verify: its own `alg` when it names one, otherwise what its type and
  * curve allow; in both cases only among the configured algorithms. Symmetric (`oct`) keys,
@@ -59,6 +56,52 @@ export function algorithmsOf (jwk: Record<string, unknown>, configured: readonly
   return allowed.filter((algorithm) => configured.includes(algorithm))
 }
 
+type PublishedKeys<V> = Map<string, Array<PublishedKey<V>>>
+
+/** A JWK with its verifier, or nothing when the key is not one to use. */
+function publishedKey<V> (jwk: Record<string, unknown>, source: string, options: JwksOptions<V>): PublishedKey<V> | undefined {
+  const algorithms = algorithmsOf(jwk, options.algorithms)
+  if (algorithms.length === 0) return undefined
+  try {
+    const publicKey = createPublicKey({ key: jwk, format: 'jwk' })
+    if ((publicKey.asymmetricKeyDetails?.modulusLength ?? MIN_RSA_BITS) < MIN_RSA_BITS) return undefined
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    return { algorithms, verifier: options.verifierFor(pem, algorithms), source }
+  } catch {
+    return undefined
+  }
+}
+
+/** The usable keys of a fetched set by `kid`; a key published before keeps its verifier. */
+function publishedKeys<V> (jwks: unknown[], options: JwksOptions<V>, before: PublishedKeys<V>): PublishedKeys<V> {
+  const previous = new Map<string, PublishedKey<V>>()
+  for (const entries of before.values()) for (const entry of entries) previous.set(entry.source, entry)
+  const next: PublishedKeys<V> = new Map()
+  for (const jwk of jwks) {
+    if (!isRecord(jwk) || typeof jwk.kid !== 'string' || jwk.kid === '') continue
+    const source = JSON.stringify(jwk)
+    const entry = previous.get(source) ?? publishedKey(jwk, source, options)
+    if (entry !== undefined) next.set(jwk.kid, [...next.get(jwk.kid) ?? [], entry])
+  }
+  return next
+}
+
+/** The `keys` array of the JWKS at the URL, or why it could not be had. */
+async function fetchJwks (url: string, timeout: number): Promise<{ keys: unknown[] } | { failed: string }> {
+  let body: unknown
+  try {
+    const response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeout) })
+    if (!response.ok) {
+      await response.body?.cancel()
+      return { failed: `HTTP ${response.status}` }
+    }
+    body = await response.json()
+  } catch (error) {
+    return { failed: error instanceof Error && error.name === 'TimeoutError' ? 'timed out' : 'unreachable, or not JSON' }
+  }
+  return isRecord(body) && Array.isArray(body.keys) ? { keys: body.keys } : { failed: 'not a JWKS (no "keys" array)' }
+}
+
 /**
  * An identity provider's key set (RFC 7517), fetched from the configured URL (never from a token)
  * and kept whole: every key a fetch returns is usable at once, whichever token caused the fetch.
@@ -69,58 +112,18 @@ export function algorithmsOf (jwk: Record<string, unknown>, configured: readonly
 export function createJwksKeySet<V> (options: JwksOptions<V>): JwksKeySet<V> {
   const now = options.now ?? Date.now
   const timeout = options.timeout ?? 5000
-  let keys = new Map<string, Array<PublishedKey<V>>>()
+  let keys: PublishedKeys<V> = new Map()
   let fetchedAt = Number.NEGATIVE_INFINITY
   let attemptedAt = Number.NEGATIVE_INFINITY
   let inFlight: Promise<void> | undefined
 
-  function failed (reason: string): void {
-    options.onFetchFailed?.(reason)
-  }
-
-  function published (jwks: unknown[]): Map<string, Array<PublishedKey<V>>> {
-    const previous = new Map<string, PublishedKey<V>>()
-    for (const entries of keys.values()) for (const entry of entries) previous.set(entry.source, entry)
-    const next = new Map<string, Array<PublishedKey<V>>>()
-    for (const jwk of jwks) {
-      if (!isRecord(jwk) || typeof jwk.kid !== 'string' || jwk.kid === '') continue
-      const algorithms = algorithmsOf(jwk, options.algorithms)
-      if (algorithms.length === 0) continue
-      const source = JSON.stringify(jwk)
-      let entry = previous.get(source)
-      if (entry === undefined) {
-        try {
-          const publicKey = createPublicKey({ key: jwk, format: 'jwk' })
-          if ((publicKey.asymmetricKeyDetails?.modulusLength ?? MIN_RSA_BITS) < MIN_RSA_BITS) continue
-          entry = { algorithms, verifier: options.verifierFor(publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms), source }
-        } catch {
-          continue
-        }
-      }
-      next.set(jwk.kid, [...next.get(jwk.kid) ?? [], entry])
-    }
-    return next
-  }
-
   async function load (): Promise<void> {
-    let body: unknown
-    try {
-      const response = await fetch(options.jwksUrl, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeout) })
-      if (!response.ok) {
-        await response.body?.cancel()
-        failed(`HTTP ${response.status}`)
-        return
-      }
-      body = await response.json()
-    } catch (error) {
-      failed(error instanceof Error && error.name === 'TimeoutError' ? 'timed out' : 'unreachable, or not JSON')
+    const fetched = await fetchJwks(options.jwksUrl, timeout)
+    if ('failed' in fetched) {
+      options.onFetchFailed?.(fetched.failed)
       return
     }
-    if (!isRecord(body) || !Array.isArray(body.keys)) {
-      failed('not a JWKS (no "keys" array)')
-      return
-    }
-    keys = published(body.keys)
+    keys = publishedKeys(fetched.keys, options, keys)
     fetchedAt = now()
   }
 

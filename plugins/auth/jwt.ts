@@ -1,11 +1,14 @@
-import fastifyJwt, { type FastifyJWTOptions, type JWT } from '@fastify/jwt'
+import fastifyJwt, { type JWT } from '@fastify/jwt'
 import { createVerifier } from 'fast-jwt'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { accepted, invalid, missing, quote, type AuthOutcome, type Authenticator, type DeploymentContext, type FailureReason } from '../../core/authenticator.js'
+import { randomUUID } from 'node:crypto'
+import { accepted, invalid, missing, type AuthOutcome, type Authenticator, type DeploymentContext, type FailureReason } from '../../core/authenticator.js'
+import { bearerChallenge } from '../../core/challenges.js'
 import { createJwksKeySet } from './jwks.js'
-import { addAuthHook } from './hook.js'
-import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
+import { registerStrategy, type StrategyRegistration } from './hook.js'
+import { registerIsolated } from './isolated.js'
+import { jwtOptionsSchema, verificationKeys, type JwtAlgorithm, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
 import { parseOptions } from '../../core/options.js'
 import { isRecord, principalOf, type Claims } from './jwt-claims.js'
 import type { Principal } from '../../core/principal.js'
@@ -16,14 +19,19 @@ const expired: AuthOutcome = Object.freeze({ ok: false, reason: 'token_expired' 
 const revoked: AuthOutcome = Object.freeze({ ok: false, reason: 'token_revoked' })
 
 type Verify = (token: string) => Claims
+type VerifierFor = (key: string, algorithms: readonly JwtAlgorithm[]) => Verify
 
-/** fast-jwt's verify options for every key: pinned algorithms, required claims, issuer and audience. */
-function verifyOptions (options: ParsedJwtOptions) {
-  return {
-    algorithms: options.algorithms,
+/**
+ * fast-jwt's verifier for one key, an HMAC secret or a PEM public key, used only with the given
+ * algorithms: required claims, issuer and audience, clock tolerance, maxAge, and a cache of
+ * verified tokens. The same for configured keys and for a JWKS's keys.
+ */
+function verifierFor (options: ParsedJwtOptions): VerifierFor {
+  const verifyOptions = {
     ...(options.issuer === undefined ? {} : { allowedIss: options.issuer }),
     ...(options.audience === undefined ? {} : { allowedAud: options.audience }),
     clockTolerance: options.clockTolerance,
+    ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }),
     // fast-jwt checks iss, aud and (with maxAge) iat only when present: configured, they are required.
     requiredClaims: [
       'exp',
@@ -34,39 +42,32 @@ function verifyOptions (options: ParsedJwtOptions) {
     ],
     cache: 1000
   }
+  return (key, algorithms) => createVerifier({ ...verifyOptions, key, algorithms: [...algorithms] })
 }
 
 function isJwt (value: unknown): value is JWT {
   return typeof value === 'object' && value !== null && typeof Reflect.get(value, 'verify') === 'function' && typeof Reflect.get(value, 'lookupToken') === 'function'
 }
 
-let namespaces = 0
-
 /**
- * A @fastify/jwt instance in a child context (so its decorators cannot clash with a host app's).
- * Given a static key, its verifier is fast-jwt's with the key prepared once, and its cache.
+ * @fastify/jwt, registered once per strategy for its `lookupToken` (the Authorization header's
+ * bearer token); tokens are verified by the verifiers of their keys, never by it. Its namespace
+ * is its own: the child context inherits a host app's `jwt` decorator, if any.
  */
-async function registerJwt (fastify: FastifyInstance, secret: FastifyJWTOptions['secret'], options: ParsedJwtOptions): Promise<JWT> {
-  const namespace = `fastifyMcpAuth${++namespaces}`
-  let decorator: unknown
-  await fastify.register(async function jwtVerifier (child) {
-    await child.register(fastifyJwt, {
-      secret,
+async function registerTokenReader (fastify: FastifyInstance): Promise<JWT> {
+  const namespace = `fastifyMcpAuth-${randomUUID()}`
+  return await registerIsolated(fastify, {
+    provides: `@fastify/jwt's namespace ${namespace}`,
+    register: (child) => child.register(fastifyJwt, {
       namespace,
-      // @fastify/jwt reads a number as seconds.
-      verify: { ...verifyOptions(options), ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge / 1000 }) }
-    })
-    // @fastify/jwt's types do not model namespaces: with one, `jwt` holds a JWT per namespace name.
-    decorator = Reflect.get(child.jwt, namespace)
+      secret: async () => { throw new Error('tokens are verified by the verifiers of their keys') }
+    }),
+    read: (child) => {
+      // @fastify/jwt's types do not model namespaces: with one, `jwt` holds a JWT per namespace name.
+      const jwt: unknown = Reflect.get(child.jwt, namespace)
+      return isJwt(jwt) ? jwt : undefined
+    }
   })
-  if (!isJwt(decorator)) throw new Error('@fastify/jwt did not register its namespace')
-  return decorator
-}
-
-async function staticVerifier (fastify: FastifyInstance, key: string, hmac: boolean, options: ParsedJwtOptions): Promise<{ jwt: JWT, verify: Verify }> {
-  // A public key alone puts @fastify/jwt in verify-only mode.
-  const jwt = await registerJwt(fastify, hmac ? key : { public: key }, options)
-  return { jwt, verify: (token) => jwt.verify<Claims>(token) }
 }
 
 /** The token's JOSE header, read only to choose a key: the chosen verifier decodes the whole token strictly. */
@@ -83,54 +84,31 @@ function headerOf (token: string): Claims | undefined {
 
 type SelectVerifier = (token: string) => Verify | undefined | Promise<Verify | undefined>
 
-/**
- * How a token finds its verifier: the one key; the configured key its `kid` names; or the
- * identity provider's published key its `kid` names, used only with that key's own algorithm.
- * Also a @fastify/jwt instance, whose `lookupToken` reads the Authorization header.
- */
-async function verifiers (fastify: FastifyInstance, options: ParsedJwtOptions): Promise<{ reader: JWT, select: SelectVerifier }> {
-  if (options.jwksUrl !== undefined) {
-    const log = fastify.log
-    const keySet = createJwksKeySet<Verify>({
-      jwksUrl: options.jwksUrl,
-      algorithms: options.algorithms,
-      cacheTtl: options.jwksCacheTtl,
-      refetchInterval: options.jwksRefetchInterval,
-      verifierFor: (publicKey, algorithms) => createVerifier({
-        ...verifyOptions(options),
-        ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }),
-        key: publicKey,
-        algorithms
-      }),
-      onFetchFailed: (reason) => log.warn({ event: 'jwks', reason }, 'the JWKS could not be fetched: the keys fetched before stay in use')
-    })
-    // Never asked to verify: every token goes to a verifier of the key set.
-    const reader = await registerJwt(fastify, async () => { throw new Error('JWKS tokens are verified by the key set') }, options)
-    return {
-      reader,
-      select: (token) => {
-        const header = headerOf(token)
-        return header === undefined ? undefined : keySet.resolve(header.kid, header.alg)
-      }
-    }
+/** The identity provider's published key the token's `kid` names, used only with that key's own algorithm. */
+function jwksVerifiers (log: FastifyBaseLogger, options: ParsedJwtOptions, jwksUrl: string): SelectVerifier {
+  const keySet = createJwksKeySet<Verify>({
+    jwksUrl,
+    algorithms: options.algorithms,
+    cacheTtl: options.jwksCacheTtl,
+    refetchInterval: options.jwksRefetchInterval,
+    verifierFor: verifierFor(options),
+    onFetchFailed: (reason) => log.warn({ event: 'jwks', reason }, 'the JWKS could not be fetched: the keys fetched before stay in use')
+  })
+  return (token) => {
+    const header = headerOf(token)
+    return header === undefined ? undefined : keySet.resolve(header.kid, header.alg)
   }
-  const hmac = options.algorithms.every(isHmac)
-  const byKid = new Map<string | undefined, Verify>()
-  let reader: JWT | undefined
-  for (const key of verificationKeys(options)) {
-    const { jwt, verify } = await staticVerifier(fastify, key.key, hmac, options)
-    reader ??= jwt
-    byKid.set(key.kid, verify)
-  }
-  if (reader === undefined) throw new Error('no verification key')
+}
+
+/** The one configured key, for every token; or, with `keys`, the one the token's `kid` names. */
+function configuredVerifiers (options: ParsedJwtOptions): SelectVerifier {
+  const verifier = verifierFor(options)
+  const byKid = new Map(verificationKeys(options).map((key) => [key.kid, verifier(key.key, options.algorithms)]))
   const only = byKid.get(undefined)
-  if (only !== undefined) return { reader, select: () => only }
-  return {
-    reader,
-    select: (token) => {
-      const kid = headerOf(token)?.kid
-      return typeof kid === 'string' ? byKid.get(kid) : undefined
-    }
+  if (only !== undefined) return () => only
+  return (token) => {
+    const kid = headerOf(token)?.kid
+    return typeof kid === 'string' ? byKid.get(kid) : undefined
   }
 }
 
@@ -146,27 +124,28 @@ function scopesFor (request: FastifyRequest, context: DeploymentContext): readon
   }
 }
 
+const DESCRIPTIONS: Partial<Record<FailureReason, string>> = { token_expired: 'token expired', token_revoked: 'token revoked' }
+
 function challengeFor (realm: string, reason: FailureReason, request: FastifyRequest, context: DeploymentContext): string {
-  const params = [`realm=${quote(realm)}`]
-  if (reason !== 'missing_credentials') params.push('error="invalid_token"')
-  if (reason === 'token_expired') params.push('error_description="token expired"')
-  if (reason === 'token_revoked') params.push('error_description="token revoked"')
-  const metadataUrl = context.resourceMetadataUrl?.(request)
-  if (metadataUrl !== undefined) params.push(`resource_metadata=${quote(metadataUrl)}`)
-  const scopes = scopesFor(request, context)
-  if (scopes.length > 0) params.push(`scope=${quote(scopes.join(' '))}`)
-  return `Bearer ${params.join(', ')}`
+  return bearerChallenge({
+    realm,
+    error: reason === 'missing_credentials' ? undefined : 'invalid_token',
+    errorDescription: DESCRIPTIONS[reason],
+    resourceMetadata: context.resourceMetadataUrl?.(request),
+    scope: scopesFor(request, context)
+  })
 }
 
 /**
- * Signed JWTs in `Authorization: Bearer`, verified by fast-jwt (through @fastify/jwt for
- * configured keys) with pinned algorithms, required `exp` and `sub`, optional `iss`/`aud` checks
- * and a clock tolerance; keys from the config (rotated by `kid`) or from an identity provider's
- * JWKS. Every claim the strategy reads must have its registered type.
+ * Signed JWTs in `Authorization: Bearer`, verified by fast-jwt with pinned algorithms, required
+ * `exp` and `sub`, optional `iss`/`aud` checks and a clock tolerance; keys from the config
+ * (rotated by `kid`) or from an identity provider's JWKS. Every claim the strategy reads must
+ * have its registered type.
  */
 export async function createJwtAuthenticator (fastify: FastifyInstance, options: JwtOptions, context: DeploymentContext = {}): Promise<Authenticator> {
   const parsed = parseOptions('jwt', jwtOptionsSchema, options)
-  const { reader, select } = await verifiers(fastify, parsed)
+  const select = parsed.jwksUrl === undefined ? configuredVerifiers(parsed) : jwksVerifiers(fastify.log, parsed, parsed.jwksUrl)
+  const reader = await registerTokenReader(fastify)
   const maxAge = parsed.maxAge
   const tolerance = parsed.clockTolerance
 
@@ -220,12 +199,12 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
 }
 
 /** Plugin options: the strategy's options, plus what it should say about the deployment in challenges. */
-export type JwtPluginOptions = JwtOptions & { deployment?: DeploymentContext }
+export type JwtPluginOptions = JwtOptions & StrategyRegistration & { deployment?: DeploymentContext }
 
-async function jwtAuthStrategy (fastify: FastifyInstance, { deployment, ...options }: JwtPluginOptions): Promise<void> {
-  addAuthHook(fastify, [await createJwtAuthenticator(fastify, options, deployment)])
+async function jwtAuthStrategy (fastify: FastifyInstance, { deployment, addHook, ...options }: JwtPluginOptions): Promise<void> {
+  registerStrategy(fastify, [await createJwtAuthenticator(fastify, options, deployment)], { addHook })
 }
 
-/** JWT bearer tokens verified with @fastify/jwt; keys rotate through `keys[].kid`. */
+/** JWT bearer tokens (fast-jwt, the token read by @fastify/jwt); keys rotate through `keys[].kid`. */
 export const jwtAuth = fp(jwtAuthStrategy, { fastify: '5.x', name: 'fastify-mcp-auth-jwt' })
 export default jwtAuth

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { accepted, OPEN_ACCESS, type Authenticator } from '../../core/authenticator.js'
-import { addAuthHook } from './hook.js'
+import { registerStrategy, type StrategyRegistration } from './hook.js'
 import { parseOptions, permissionsSchema } from '../../core/options.js'
 import { frozenPrincipal } from '../../core/principal.js'
 import { MCP_AUTH_NOT_LOOPBACK } from '../../core/errors.js'
@@ -34,8 +34,8 @@ export function createNoneAuthenticator (_fastify: FastifyInstance | undefined, 
   }
 }
 
-async function noneAuthPlugin (fastify: FastifyInstance, options: NoneOptions): Promise<void> {
-  addAuthHook(fastify, [createNoneAuthenticator(fastify, options)])
+async function noneAuthPlugin (fastify: FastifyInstance, { addHook, ...options }: NoneOptions & StrategyRegistration): Promise<void> {
+  registerStrategy(fastify, [createNoneAuthenticator(fastify, options)], { addHook })
   // The MCP routes take this as the signal to accept no cross-origin page by default.
   if (!fastify.hasDecorator(OPEN_ACCESS)) fastify.decorate(OPEN_ACCESS, true)
   fastify.addHook('onListen', function refuseRemote (done) {
