@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import { configFileFrom, DEFAULT_CONFIG_FILE } from '../config/load.js'
 import { loadConfigFile, type Config } from '../deployment.js'
 import { ConfigError } from '../core/problems.js'
+import { MCP_AUTH_INVALID_OPTION } from '../core/errors.js'
 import { chosenStrategies, stdioCredential } from '../plugins/auth/registry.js'
 import { startServer, type RunningServer } from '../server.js'
 import { generatedKeyBanner } from './banner.js'
@@ -70,8 +71,8 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number 
       write(io.stderr, `fastify-mcp-auth: ${error.message}`)
       return EXIT_USAGE
     }
-    if ((error as { code?: string }).code === 'MCP_AUTH_INVALID_OPTION') {
-      write(io.stderr, `fastify-mcp-auth: ${(error as Error).message}`)
+    if (error instanceof MCP_AUTH_INVALID_OPTION) {
+      write(io.stderr, `fastify-mcp-auth: ${error.message}`)
       return EXIT_USAGE
     }
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {

@@ -41,3 +41,16 @@ export function errorBody (error: { statusCode?: number | undefined, code?: stri
   const statusCode = error.statusCode ?? 500
   return { statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message }
 }
+
+/**
+ * Why the jwt strategy refused a token, in its debug log line (next to fast-jwt's own codes such as
+ * FAST_JWT_EXPIRED); the client only ever sees "invalid credentials" or "token expired".
+ */
+export const JwtRefusal = {
+  /** No configured or published key matches the token's kid and alg. */
+  NoKey: 'MCP_AUTH_NO_KEY',
+  /** A claim the strategy reads has the wrong type (never coerced). */
+  ClaimType: 'MCP_AUTH_CLAIM_TYPE',
+  /** `iat` in the future while maxAge is set. */
+  IatFuture: 'MCP_AUTH_IAT_FUTURE'
+} as const

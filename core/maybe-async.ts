@@ -9,3 +9,8 @@ export type MaybePromise<T> = T | Promise<T>
 export function andThen<T, R> (value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(next) : next(value)
 }
+
+/** The value, or `fallback` when it is a promise that rejects (a synchronous value stays synchronous). */
+export function orElse<T> (value: MaybePromise<T>, fallback: T): MaybePromise<T> {
+  return value instanceof Promise ? value.catch(() => fallback) : value
+}

@@ -1,5 +1,5 @@
 import type { Principal } from './principal.js'
-import { andThen, type MaybePromise } from './maybe-async.js'
+import { andThen, orElse, type MaybePromise } from './maybe-async.js'
 
 /**
  * Which scopes imply which narrower ones: `{ "calculator:admin": ["calculator:write"],
@@ -97,8 +97,7 @@ export function permissionCheck (hierarchy: ScopeHierarchy = NO_HIERARCHY): Acce
 export function mayUse (check: AccessCheck, principal: Principal, tool: string, permission: string): MaybePromise<boolean> {
   try {
     // Synchronous answers stay synchronous: this runs on every tools/call.
-    const allowed = andThen(check(principal, tool, permission), (value) => value === true)
-    return allowed instanceof Promise ? allowed.catch(() => false) : allowed
+    return orElse(andThen(check(principal, tool, permission), (value) => value === true), false)
   } catch {
     return false
   }

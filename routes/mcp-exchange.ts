@@ -11,6 +11,7 @@ import { paramHeaderMismatch } from '../mcp/param-headers.js'
 import type { ProtocolEra } from '../mcp/protocol-versions.js'
 import { ResponseChannel, type Accepts } from '../mcp/response-channel.js'
 import { deniedResponse, type DeniedCall, type ToolAccess } from '../mcp/tool-access.js'
+import { andThen, type MaybePromise } from '../core/maybe-async.js'
 
 export interface ExchangeContext {
   access: ToolAccess
@@ -66,10 +67,8 @@ const NONE_DENIED: Refusals = Object.freeze({ denied: [], answered: false })
  * The tools/calls the principal may not make, audited; a 403 is sent when the client understands
  * one. Synchronous when the access check is: this runs on every request.
  */
-function refuseDenied (exchange: Exchange, messages: readonly JSONRPCMessage[]): Refusals | Promise<Refusals> {
-  const checked = exchange.context.access.deniedCalls(messages, exchange.principal)
-  if (checked instanceof Promise) return checked.then((denied) => refusals(exchange, denied))
-  return checked.length === 0 ? NONE_DENIED : refusals(exchange, checked)
+function refuseDenied (exchange: Exchange, messages: readonly JSONRPCMessage[]): MaybePromise<Refusals> {
+  return andThen(exchange.context.access.deniedCalls(messages, exchange.principal), (denied) => denied.length === 0 ? NONE_DENIED : refusals(exchange, denied))
 }
 
 function refusals (exchange: Exchange, denied: DeniedCall[]): Refusals {
@@ -93,7 +92,7 @@ function refusals (exchange: Exchange, denied: DeniedCall[]): Refusals {
 export async function legacyExchange (exchange: Exchange, batch: { messages: JSONRPCMessage[], batch: boolean }, transport: LegacyTransport): Promise<FastifyReply> {
   const started = performance.now()
   const checked = refuseDenied(exchange, batch.messages)
-  const { denied, answered } = checked instanceof Promise ? await checked : checked
+  const { denied, answered } = await checked
   if (answered) return exchange.reply
   // Other strategies: each refused call gets a JSON-RPC error in its place; the rest runs.
   const refused = new Map(denied.map((d) => [d.id, d]))
@@ -131,13 +130,13 @@ export async function modernExchange (exchange: Exchange, message: JSONRPCMessag
     const params = message.params as { arguments?: unknown } | undefined
     const tool = calledToolName(message)
     const found = tool === undefined ? [] : endpoint.paramRulesFor(tool)
-    const rules = found instanceof Promise ? await found : found
+    const rules = await found
     const mismatch = rules.length === 0 ? undefined : paramHeaderMismatch(rules, params?.arguments, request.headers)
     if (mismatch !== undefined) return sendJsonRpcError(reply, 400, JsonRpcCode.HeaderMismatch, `Header mismatch: ${mismatch}`, { id: message.id })
   }
   const started = performance.now()
   const checked = refuseDenied(exchange, [message])
-  const { denied, answered } = checked instanceof Promise ? await checked : checked
+  const { denied, answered } = await checked
   if (answered) return reply
   const channel = new ResponseChannel(reply, exchange.accepts)
   if (denied[0] !== undefined) return channel.finish(200, deniedResponse(denied[0]))

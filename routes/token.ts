@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { createClientAuthenticator, type ClientEntry } from '../plugins/token-issuer/client-credentials.js'
 import { quote, type FailedAuthThrottle } from '../core/authenticator.js'
-import { FailedAuthThrottled, OAuthError } from '../core/errors.js'
+import { FailedAuthThrottled, MCP_AUTH_HOST_NOT_ALLOWED, OAuthError } from '../core/errors.js'
 import type { TokenService } from '../plugins/token-issuer/token-service.js'
 import type { Principal } from '../core/principal.js'
 
@@ -124,7 +124,7 @@ function oauthErrors (realm: string) {
     if (error instanceof FailedAuthThrottled) {
       return reply.code(429).header('retry-after', String(error.retryAfter)).send({ error: 'temporarily_unavailable', error_description: error.message })
     }
-    if (error.code === 'MCP_AUTH_HOST_NOT_ALLOWED') {
+    if (error instanceof MCP_AUTH_HOST_NOT_ALLOWED) {
       return reply.code(403).send({ error: 'invalid_request', error_description: 'Host header not allowed' })
     }
     if (error.statusCode === 503) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createDecoder, createSigner, createVerifier } from 'fast-jwt'
-import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions } from './jwt-options.js'
+import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
 import { MCP_AUTH_INVALID_OPTION } from '../../core/errors.js'
 import { parseOptions } from '../../core/options.js'
 import type { IssuedClaims, SignedToken, TokenClaims, TokenSigning } from '../../core/signing.js'
@@ -13,7 +13,10 @@ export type { SignedToken, TokenClaims } from '../../core/signing.js'
  * token endpoint; never reachable without authentication.
  */
 export function createTokenSigner (options: JwtOptions): (claims: TokenClaims) => SignedToken {
-  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  return signerFor(parseOptions('jwt', jwtOptionsSchema, options))
+}
+
+function signerFor (parsed: ParsedJwtOptions): (claims: TokenClaims) => SignedToken {
   const signing = verificationKeys(parsed).find((key) => key.signingKey !== undefined)
   if (signing?.signingKey === undefined) {
     throw new MCP_AUTH_INVALID_OPTION('jwt', 'privateKey: this deployment only verifies tokens; give privateKey (or an HMAC secret) to sign')
@@ -51,7 +54,10 @@ export function createTokenSigner (options: JwtOptions): (claims: TokenClaims) =
  * signed before a rotation can be revoked for as long as its key is still configured.
  */
 export function createOwnTokenVerifier (options: JwtOptions): (token: string) => Record<string, unknown> | undefined {
-  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  return ownTokenVerifier(parseOptions('jwt', jwtOptionsSchema, options))
+}
+
+function ownTokenVerifier (parsed: ParsedJwtOptions): (token: string) => Record<string, unknown> | undefined {
   const keys = verificationKeys(parsed)
   if (!keys.some((key) => key.signingKey !== undefined)) return () => undefined
   const verifiers = new Map(keys.map((key) => [key.kid, createVerifier({
@@ -80,17 +86,17 @@ export function createOwnTokenVerifier (options: JwtOptions): (token: string) =>
  */
 export function createTokenSigning (options: JwtOptions): TokenSigning {
   const parsed = parseOptions('jwt', jwtOptionsSchema, options)
-  const signers = new Map<string | undefined, (claims: TokenClaims) => SignedToken>([[undefined, createTokenSigner(options)]])
+  const signers = new Map<string | undefined, (claims: TokenClaims) => SignedToken>([[undefined, signerFor(parsed)]])
   return {
     sign: ({ audience, ...claims }: IssuedClaims) => {
       let sign = signers.get(audience)
       if (sign === undefined) {
-        sign = createTokenSigner({ ...options, audience })
+        sign = signerFor({ ...parsed, audience })
         signers.set(audience, sign)
       }
       return sign(claims)
     },
-    verifyOwnToken: createOwnTokenVerifier(options),
+    verifyOwnToken: ownTokenVerifier(parsed),
     issuer: parsed.issuer,
     audiences: parsed.audience === undefined ? [] : [parsed.audience].flat()
   }

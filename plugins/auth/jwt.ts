@@ -12,6 +12,7 @@ import { jwtOptionsSchema, verificationKeys, type JwtAlgorithm, type JwtOptions,
 import { parseOptions } from '../../core/options.js'
 import { isRecord, principalOf, type Claims } from './jwt-claims.js'
 import type { Principal } from '../../core/principal.js'
+import { JwtRefusal } from '../../core/errors.js'
 
 export { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
 
@@ -176,15 +177,15 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
     let claims: Claims
     try {
       const verify = await select(token)
-      if (verify === undefined) return refuse(request, 'MCP_AUTH_NO_KEY')
+      if (verify === undefined) return refuse(request, JwtRefusal.NoKey)
       claims = verify(token)
     } catch (error) {
       return refuse(request, (error as { code?: string }).code)
     }
     const principal = principalFor(claims)
-    if (typeof principal === 'string') return refuse(request, 'MCP_AUTH_CLAIM_TYPE', principal)
+    if (typeof principal === 'string') return refuse(request, JwtRefusal.ClaimType, principal)
     // With maxAge, an iat in the future would stretch the age limit (maxAge makes iat required).
-    if (maxAge !== undefined && Number(claims.iat) * 1000 > Date.now() + tolerance) return refuse(request, 'MCP_AUTH_IAT_FUTURE')
+    if (maxAge !== undefined && Number(claims.iat) * 1000 > Date.now() + tolerance) return refuse(request, JwtRefusal.IatFuture)
     // Outside the try: a store that cannot answer is an error (503), not a refused token.
     if (context.isRevoked !== undefined && await context.isRevoked(claims)) return revoked
     return accepted(principal)

@@ -17,6 +17,7 @@ import { addCall, callTool, connect, post, postModern } from '../helpers/client.
 import { FAST_SCRYPT } from '../helpers/credentials.js'
 import { onPath, whenAvailable } from '../helpers/external.js'
 import { listen, testConfig } from '../helpers/server.js'
+import { z } from 'zod'
 
 // The documentation's examples are exercised here, so the README and docs/ cannot drift from the
 // code: every check reads README.md and every page under docs/.
@@ -320,39 +321,26 @@ t.test('every page is linked from the README', async (t) => {
 
 // The settings table of docs/configuration.md against the config schema, in both directions.
 
-interface ZodNode { _zod: { def: { type: string, [key: string]: unknown } } }
-const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch', 'nonoptional'])
+/** The config schema as JSON Schema (zod's public export): what a config file may say. */
+interface JsonSchemaNode { type?: string, properties?: Record<string, JsonSchemaNode>, items?: JsonSchemaNode, anyOf?: JsonSchemaNode[], oneOf?: JsonSchemaNode[], not?: unknown }
 /** Where `*File` secrets are resolved. */
 const SECRET_SECTIONS = configFormat.secretSections
 
-function unwrap (schema: ZodNode): ZodNode {
-  let node = schema
-  for (;;) {
-    const def = node._zod.def
-    if (WRAPPERS.has(def.type)) node = def.innerType as ZodNode
-    else if (def.type === 'pipe') node = def.in as ZodNode
-    else if (def.type === 'lazy') node = (def.getter as () => ZodNode)()
-    else return node
-  }
+/** A field accepted only to be refused with a message (`password`, `secret`): z.never() is `{ not: {} }`. */
+function refusedOnly (node: JsonSchemaNode): boolean {
+  return node.not !== undefined
 }
 
 /** Every setting the schema accepts, by path (`auth.apiKey.keys[].id`), with whether it holds settings of its own. */
-function settingsOf (schema: ZodNode, path = '', out = new Map<string, 'section' | 'value'>()): Map<string, 'section' | 'value'> {
-  const node = unwrap(schema)
-  const def = node._zod.def
-  if (def.type === 'object') {
-    for (const [name, child] of Object.entries(def.shape as Record<string, ZodNode>)) {
-      const type = unwrap(child)._zod.def.type
-      if (type === 'never') continue // accepted only to be refused with a message (`password`, `secret`)
-      const childPath = path === '' ? name : `${path}.${name}`
-      out.set(childPath, type === 'object' ? 'section' : 'value')
-      settingsOf(child, childPath, out)
-    }
-  } else if (def.type === 'array') {
-    settingsOf(def.element as ZodNode, `${path}[]`, out)
-  } else if (def.type === 'union') {
-    for (const option of def.options as ZodNode[]) settingsOf(option, path, out)
+function settingsOf (node: JsonSchemaNode, path = '', out = new Map<string, 'section' | 'value'>()): Map<string, 'section' | 'value'> {
+  for (const [name, child] of Object.entries(node.properties ?? {})) {
+    if (refusedOnly(child)) continue
+    const childPath = path === '' ? name : `${path}.${name}`
+    out.set(childPath, child.properties !== undefined ? 'section' : 'value')
+    settingsOf(child, childPath, out)
   }
+  if (node.items !== undefined) settingsOf(node.items, `${path}[]`, out)
+  for (const option of [...(node.anyOf ?? []), ...(node.oneOf ?? [])]) settingsOf(option, path, out)
   return out
 }
 
@@ -371,7 +359,7 @@ function documentedSettings (): string[] {
 }
 
 t.test('the settings table lists exactly the settings the config schema accepts', async (t) => {
-  const accepted = settingsOf(configSchema as unknown as ZodNode)
+  const accepted = settingsOf(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode)
   const secretFile = (path: string): boolean => {
     const field = path.slice(path.lastIndexOf('.') + 1)
     return SECRET_SECTIONS.includes(path.split('.')[0] ?? '') && configFormat.secretFields.includes(field) && accepted.has(path)
