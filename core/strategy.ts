@@ -30,6 +30,8 @@ export interface StrategyEntry<S extends z.ZodType = z.ZodType> {
    * colon). When several chosen strategies read the same header, one that recognizes it is preferred.
    */
   recognizes? (credential: string): boolean
+  /** Request headers besides Authorization that may carry this strategy's credential: redacted from every log line. */
+  credentialHeaders? (options: z.output<S>): readonly string[]
   /** An environment variable the `stdio` command reads the credential from when MCP_AUTH_CREDENTIAL is unset. */
   readonly credentialEnv?: string
   /** RFC 9728: the authorization servers that issue this strategy's tokens, when it names any. */

@@ -30,13 +30,14 @@ export type BearerOptions = z.input<typeof bearerOptionsSchema>
 
 type VerifyBearerAuth = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void
 
+/** Reads `Authorization: Bearer <token>` and answers with the principal `match` finds for the token. */
+export type BearerReader = (request: FastifyRequest, reply: FastifyReply) => Promise<AuthOutcome>
+
 /**
- * Static opaque bearer tokens (RFC 6750). @fastify/bearer-auth parses the Authorization header
- * (scheme case-insensitive); the token is then matched in constant time against SHA-256 digests.
+ * @fastify/bearer-auth parses the Authorization header (scheme case-insensitive, RFC 6749 token
+ * syntax); `match` decides. Shared by the bearer strategy and the api-key strategy's `acceptBearer`.
  */
-export async function createBearerAuthenticator (fastify: FastifyInstance, options: BearerOptions): Promise<Authenticator> {
-  const { realm, tokens } = parseOptions('bearer', bearerOptionsSchema, options)
-  const secrets = principalSecrets('bearer', tokens.map((entry) => ({ ...entry, secret: entry.token })))
+export async function createBearerReader (fastify: FastifyInstance, match: (token: string) => Principal | undefined): Promise<BearerReader> {
   // What the auth callback found: it only answers yes or no to the library.
   const verdicts = new PerRequest<Principal | null>()
   const verifyBearer = await registerIsolated<VerifyBearerAuth>(fastify, {
@@ -47,31 +48,40 @@ export async function createBearerAuthenticator (fastify: FastifyInstance, optio
       specCompliance: 'rfc6749',
       verifyErrorLogLevel: 'debug',
       auth: (token: string, request: FastifyRequest) => {
-        const principal = secrets.match(token)
+        const principal = match(token)
         verdicts.set(request, principal ?? null)
         return principal !== undefined
       }
     }),
     read: (child) => child.verifyBearerAuth
   })
+  return (request, reply) => new Promise<AuthOutcome>((resolve) => {
+    const status = reply.statusCode
+    verifyBearer(request, reply, (error) => {
+      const verdict = verdicts.take(request)
+      if (error === undefined && verdict) {
+        resolve(accepted(verdict))
+        return
+      }
+      // The library sets 401 on the reply; another strategy may still accept the request.
+      reply.code(status)
+      // No verdict means the header was absent or not a Bearer one: no bearer credentials sent.
+      resolve(verdict === undefined ? missing : invalid)
+    })
+  })
+}
 
+/**
+ * Static opaque bearer tokens (RFC 6750), matched in constant time against SHA-256 digests.
+ */
+export async function createBearerAuthenticator (fastify: FastifyInstance, options: BearerOptions): Promise<Authenticator> {
+  const { realm, tokens } = parseOptions('bearer', bearerOptionsSchema, options)
+  const secrets = principalSecrets('bearer', tokens.map((entry) => ({ ...entry, secret: entry.token })))
+  const read = await createBearerReader(fastify, (token) => secrets.match(token))
   return {
     strategy: 'bearer',
     challengeFamily: 'oauth-bearer',
-    authenticate: (request, reply) => new Promise<AuthOutcome>((resolve) => {
-      const status = reply.statusCode
-      verifyBearer(request, reply, (error) => {
-        const verdict = verdicts.take(request)
-        if (error === undefined && verdict) {
-          resolve(accepted(verdict))
-          return
-        }
-        // The library sets 401 on the reply; another strategy may still accept the request.
-        reply.code(status)
-        // No verdict means the header was absent or not a Bearer one: no bearer credentials sent.
-        resolve(verdict === undefined ? missing : invalid)
-      })
-    }),
+    authenticate: read,
     challenge: (reason: FailureReason) => bearerChallenge({ realm, error: reason === 'missing_credentials' ? undefined : 'invalid_token' })
   }
 }

@@ -3,11 +3,13 @@ import fp from 'fastify-plugin'
 import type { Authenticator, DeploymentContext } from '../../core/authenticator.js'
 import type { StrategyEntry } from '../../core/strategy.js'
 import { registerStrategy, type AuthHookOptions } from './hook.js'
-import { chosenStrategies, strategies, type AuthSection } from './registry.js'
+import type { z } from 'zod'
+import { parseOptions } from '../../core/options.js'
+import { authSectionSchema, chosenStrategies, strategies, type AuthSection } from './registry.js'
 
 export interface ConfiguredAuthOptions {
-  /** The `auth` section of the config file, validated (see `authSectionSchema`). */
-  auth: AuthSection
+  /** The `auth` section of a config file (validated again here, like every plugin's options). */
+  auth: z.input<typeof authSectionSchema>
   context?: DeploymentContext
   /** Audit sink and failed-auth throttle for the hook. */
   hook?: AuthHookOptions
@@ -16,7 +18,8 @@ export interface ConfiguredAuthOptions {
 }
 
 /** The strategy (or ordered list of strategies) the config file selects, as one `onRequest` hook. */
-async function configuredAuthPlugin (fastify: FastifyInstance, { auth, context = {}, hook = {}, addHook }: ConfiguredAuthOptions): Promise<void> {
+async function configuredAuthPlugin (fastify: FastifyInstance, { auth: section, context = {}, hook = {}, addHook }: ConfiguredAuthOptions): Promise<void> {
+  const auth = parseOptions('configured-auth', authSectionSchema, section)
   const authenticators: Authenticator[] = []
   for (const name of chosenStrategies(auth.strategy)) {
     // Each entry reads only its own section: the registry pairs them by configKey.

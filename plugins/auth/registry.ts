@@ -23,7 +23,11 @@ export const strategies = {
     create: createApiKeyAuthenticator,
     secretFields: ['key'],
     credentialEnv: 'CALCULATOR_API_KEY',
-    presentCredential: (credential, options) => ({ [options.header.toLowerCase()]: credential })
+    credentialHeaders: (options) => [options.header].flat().map((name) => name.toLowerCase()),
+    presentCredential: (credential, options) => {
+      const [header] = [options.header].flat()
+      return header === undefined ? undefined : { [header.toLowerCase()]: credential }
+    }
   }),
   bearer: entry({
     configKey: 'bearer',
@@ -148,8 +152,7 @@ export function stdioCredential (auth: AuthSection, env: NodeJS.ProcessEnv): { c
 
 /** The request headers that carry a credential to the chosen strategies, besides Authorization: redacted from logs. */
 export function credentialHeaderNames (auth: AuthSection): string[] {
-  const names = chosen(auth).flatMap(({ entry, options }) => Object.keys(entry.presentCredential?.('-', options) ?? {}))
-  return [...new Set(names.filter((name) => name !== 'authorization'))]
+  return [...new Set(chosen(auth).flatMap(({ entry, options }) => entry.credentialHeaders?.(options) ?? []))]
 }
 
 /** The auth section with authentication off (CALCULATOR_REQUIRE_AUTH=false): the open strategy, with its own section if `raw` has one. */
