@@ -8,6 +8,7 @@ import { basicOptionsSchema, createBasicAuthenticator } from './basic.js'
 import { bearerOptionsSchema, createBearerAuthenticator } from './bearer.js'
 import { createJwtAuthenticator, jwtOptionsSchema } from './jwt.js'
 import { createNoneAuthenticator, noneOptionsSchema } from './none.js'
+import { createTrustedHeaderAuthenticator, trustedHeaderOptionsSchema } from './trusted-header.js'
 
 /** Keeps an entry's literal `configKey` and schema type, from which the config section types are built. */
 function entry<K extends string, S extends z.ZodType> (e: StrategyEntry<S> & { readonly configKey: K }): StrategyEntry<S> & { readonly configKey: K } {
@@ -57,6 +58,15 @@ export const strategies = {
     recognizes: (credential) => !credential.includes(':'),
     // Only URLs can name an authorization server: an issuer such as "my-service" publishes nothing.
     authorizationServers: (options) => options.authorizationServers ?? (options.issuer !== undefined && /^https?:\/\//.test(options.issuer) ? [options.issuer] : undefined)
+  }),
+  'trusted-header': entry({
+    configKey: 'trustedHeader',
+    schema: trustedHeaderOptionsSchema,
+    sectionOptional: false,
+    create: createTrustedHeaderAuthenticator,
+    secretFields: [],
+    credentialHeaders: (options) => [options.header.toLowerCase()],
+    presentCredential: (credential, options) => ({ [options.header.toLowerCase()]: credential })
   }),
   none: entry({
     configKey: 'none',

@@ -152,7 +152,8 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt.yaml': 'jwt',
     'jwt-or-api-key.yaml': ['jwt', 'api-key'],
     'jwt-oidc.yaml': 'jwt',
-    'jwt-issuer.yaml': 'jwt'
+    'jwt-issuer.yaml': 'jwt',
+    'trusted-header.yaml': 'trusted-header'
   }
   const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()
   t.same(shipped, Object.keys(expected).sort(), 'every example is checked here')

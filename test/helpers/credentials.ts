@@ -68,5 +68,11 @@ export const strategyFixtures: StrategyFixture[] = [
     auth: async () => ({ strategy: ['jwt', 'api-key'], jwt: jwtSection, apiKey: { keys: [{ id: 'k', key: API_KEY, permissions: ['*'] }] } }),
     headers: () => ({ 'x-api-key': API_KEY }),
     challenge: /^Bearer realm="mcp", resource_metadata="[^"]+", scope="[^"]+", ApiKey realm="mcp", header="x-api-key"$/
+  },
+  {
+    name: 'trusted-header',
+    auth: async () => ({ strategy: 'trusted-header', trustedHeader: { proxies: ['127.0.0.1'], users: [{ id: 'ada', permissions: ['*'] }] } }),
+    headers: () => ({ 'x-forwarded-user': 'ada' }),
+    challenge: /^TrustedHeader realm="mcp", header="x-forwarded-user"$/
   }
 ]
