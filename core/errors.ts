@@ -47,6 +47,8 @@ export function errorBody (error: { statusCode?: number | undefined, code?: stri
  * FAST_JWT_EXPIRED); the client only ever sees "invalid credentials" or "token expired".
  */
 export const JwtRefusal = {
+  /** With several issuers: the token's `iss` names none of them (no key is looked up). */
+  UnknownIssuer: 'MCP_AUTH_UNKNOWN_ISSUER',
   /** No configured or published key matches the token's kid and alg. */
   NoKey: 'MCP_AUTH_NO_KEY',
   /** A claim the strategy reads has the wrong type (never coerced). */

@@ -51,8 +51,8 @@ function wrongTypedClaim (claims: Claims, permissionsClaim: string): string | un
 
 /** The principal for verified claims, or the name of the claim whose type refuses them (never coerced). */
 export function principalOf (claims: Claims, options: ParsedJwtOptions): Principal | string {
-  const sub = claim(claims, 'sub')
-  if (typeof sub !== 'string' || sub === '') return 'sub'
+  const sub = claim(claims, options.subjectClaim)
+  if (typeof sub !== 'string' || sub === '') return options.subjectClaim
   const wrong = wrongTypedClaim(claims, options.permissionsClaim)
   if (wrong !== undefined) return wrong
   const exp = claim(claims, 'exp')

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
 import { duration } from '../../core/duration.js'
 import { issueOptionsSchema } from '../token-issuer/options.js'
+import { MCP_AUTH_INVALID_OPTION } from '../../core/errors.js'
 
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
 export const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
@@ -35,8 +36,8 @@ const keySchema = z.strictObject({
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
 
-export const jwtOptionsSchema = z.strictObject({
-  realm: z.string().min(1).default('mcp'),
+/** What one issuer's tokens are checked with: its keys, algorithms, audience and claim mapping. */
+const issuerShape = {
   /** Default: HS256 with a secret, RS256 with public keys or a JWKS. */
   algorithms: z.array(algorithmSchema).min(1).optional(),
   secret: hmacSecret.optional(),
@@ -46,22 +47,37 @@ export const jwtOptionsSchema = z.strictObject({
   keys: z.array(keySchema).min(1).optional(),
   /** An identity provider's key set (RFC 7517), fetched whole. Needs `issuer`; never taken from a token. */
   jwksUrl: httpUrl.optional(),
-  /** How long a fetched key set is used before it is fetched again (in the background; the old set serves meanwhile). */
-  jwksCacheTtl: duration.default(10 * 60_000),
-  /** At most one JWKS fetch per this interval, whatever causes it (so made-up kids and algs cannot flood the provider). */
-  jwksRefetchInterval: duration.default(30_000),
   /** For RFC 9728 metadata: the servers that issue tokens for this resource. Default: [issuer]. */
   authorizationServers: z.array(httpUrl).min(1).optional(),
   issuer: z.string().min(1).optional(),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-  clockTolerance: duration.default(30_000),
-  maxAge: duration.optional(),
+  /** The claim that holds the permissions (an array of strings); `scope` is read too. */
   permissionsClaim: z.string().min(1).default('permissions'),
-  issue: issueOptionsSchema.optional()
-}).transform((options) => ({
+  /** The claim that names the principal (a non-empty string). */
+  subjectClaim: z.string().min(1).default('sub')
+}
+
+/** One of several trusted issuers: `issuer` is required, and tokens are routed to it by their `iss`. */
+const issuerEntrySchema = z.strictObject({ ...issuerShape, issuer: z.string().min(1) })
+
+const sharedShape = {
+  realm: z.string().min(1).default('mcp'),
+  /** How long a fetched key set is used before it is fetched again (in the background; the old set serves meanwhile). */
+  jwksCacheTtl: duration.default(10 * 60_000),
+  /** At most one JWKS fetch per this interval, whatever causes it (so made-up kids and algs cannot flood the provider). */
+  jwksRefetchInterval: duration.default(30_000),
+  clockTolerance: duration.default(30_000),
+  maxAge: duration.optional()
+}
+
+const withDefaultAlgorithms = <O extends { algorithms?: JwtAlgorithm[] | undefined, secret?: string | undefined, keys?: ReadonlyArray<{ secret?: string | undefined }> | undefined }> (options: O) => ({
   ...options,
   algorithms: options.algorithms ?? (options.secret !== undefined || options.keys?.some((key) => key.secret !== undefined) === true ? ['HS256' as const] : ['RS256' as const])
-})).superRefine((options, ctx) => {
+})
+
+type SingleIssuer = z.output<typeof singleIssuerObject> & { algorithms: JwtAlgorithm[] }
+
+function checkSingleIssuer (options: SingleIssuer, ctx: z.RefinementCtx): void {
   const sources = [options.secret, options.publicKey, options.keys, options.jwksUrl].filter((source) => source !== undefined).length
   if (sources !== 1) {
     ctx.addIssue({ code: 'custom', message: 'give exactly one of secret, publicKey, keys or jwksUrl' })
@@ -98,10 +114,62 @@ export const jwtOptionsSchema = z.strictObject({
   if (options.keys !== undefined && new Set(options.keys.map((key) => key.kid)).size !== options.keys.length) {
     ctx.addIssue({ code: 'custom', path: ['keys'], message: 'key ids (kid) must be unique' })
   }
+}
+
+const singleIssuerObject = z.strictObject({ ...sharedShape, ...issuerShape, issue: issueOptionsSchema.optional() })
+
+/** One issuer's complete options (the shared settings and its own): what a verifier is built from. */
+export const singleIssuerSchema = singleIssuerObject.transform(withDefaultAlgorithms).superRefine(checkSingleIssuer)
+
+/** Settings that belong inside each issuer when `issuers` is given. */
+const PER_ISSUER = ['algorithms', 'secret', 'publicKey', 'privateKey', 'keys', 'jwksUrl', 'authorizationServers', 'issuer', 'audience', 'issue'] as const
+
+/** Several trusted issuers: each checked as a complete single-issuer configuration, issuers unique. */
+function checkIssuers (options: z.output<typeof jwtObject>, issuers: ReadonlyArray<z.output<typeof issuerEntrySchema>>, ctx: z.RefinementCtx): void {
+  for (const name of PER_ISSUER) {
+    if (options[name] !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: `with issuers, give ${name} inside each issuer${name === 'issue' ? ' (the token endpoint signs for one issuer: not with issuers)' : ''}` })
+  }
+  const { issuers: _issuers, ...shared } = options
+  issuers.forEach((issuer, index) => {
+    const result = singleIssuerSchema.safeParse({ ...pickShared(shared), ...issuer })
+    for (const issue of result.success ? [] : result.error.issues) ctx.addIssue({ code: 'custom', path: ['issuers', index, ...issue.path], message: issue.message })
+  })
+  if (new Set(issuers.map((issuer) => issuer.issuer)).size !== issuers.length) ctx.addIssue({ code: 'custom', path: ['issuers'], message: 'issuers must be unique' })
+}
+
+function pickShared (options: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(sharedShape).filter((key) => options[key] !== undefined).map((key) => [key, options[key]]))
+}
+
+const jwtObject = z.strictObject({
+  ...sharedShape,
+  ...issuerShape,
+  issue: issueOptionsSchema.optional(),
+  /** Several trusted issuers (multi-tenant), each with its own keys, audience, algorithms and claim mapping. */
+  issuers: z.array(issuerEntrySchema).min(1).optional()
 })
 
+export const jwtOptionsSchema = jwtObject.transform((options) => options.issuers === undefined ? withDefaultAlgorithms(options) : options)
+  .superRefine((options, ctx) => {
+    if (options.issuers !== undefined) checkIssuers(options, options.issuers, ctx)
+    else checkSingleIssuer(withDefaultAlgorithms(options), ctx)
+  })
+
 export type JwtOptions = z.input<typeof jwtOptionsSchema>
-export type ParsedJwtOptions = z.output<typeof jwtOptionsSchema>
+export type ParsedJwtOptions = z.output<typeof singleIssuerSchema>
+
+/** The options of a configuration that signs its own tokens: one issuer, never `issuers`. */
+export function signingIssuer (options: z.output<typeof jwtOptionsSchema>): ParsedJwtOptions {
+  if (options.issuers !== undefined) throw new MCP_AUTH_INVALID_OPTION('jwt', 'issuers: this deployment signs no tokens of its own with several issuers; give one issuer and its signing key')
+  return singleIssuerSchema.parse(options)
+}
+
+/** Each issuer's complete options: the one of a single-issuer configuration, or one per `issuers` entry. */
+export function issuersOf (options: z.output<typeof jwtOptionsSchema>): ParsedJwtOptions[] {
+  if (options.issuers === undefined) return [singleIssuerSchema.parse(options)]
+  const { issuers, ...shared } = options
+  return issuers.map((issuer) => singleIssuerSchema.parse({ ...pickShared(shared), ...issuer }))
+}
 
 export interface VerificationKey {
   kid: string | undefined

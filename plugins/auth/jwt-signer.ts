@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createDecoder, createSigner, createVerifier } from 'fast-jwt'
-import { isHmac, jwtOptionsSchema, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
+import { isHmac, jwtOptionsSchema, signingIssuer, verificationKeys, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
 import { MCP_AUTH_INVALID_OPTION } from '../../core/errors.js'
 import { parseOptions } from '../../core/options.js'
 import type { IssuedClaims, SignedToken, TokenClaims, TokenSigning } from '../../core/signing.js'
@@ -13,7 +13,7 @@ export type { SignedToken, TokenClaims } from '../../core/signing.js'
  * token endpoint; never reachable without authentication.
  */
 export function createTokenSigner (options: JwtOptions): (claims: TokenClaims) => SignedToken {
-  return signerFor(parseOptions('jwt', jwtOptionsSchema, options))
+  return signerFor(signingIssuer(parseOptions('jwt', jwtOptionsSchema, options)))
 }
 
 function signerFor (parsed: ParsedJwtOptions): (claims: TokenClaims) => SignedToken {
@@ -54,7 +54,7 @@ function signerFor (parsed: ParsedJwtOptions): (claims: TokenClaims) => SignedTo
  * signed before a rotation can be revoked for as long as its key is still configured.
  */
 export function createOwnTokenVerifier (options: JwtOptions): (token: string) => Record<string, unknown> | undefined {
-  return ownTokenVerifier(parseOptions('jwt', jwtOptionsSchema, options))
+  return ownTokenVerifier(signingIssuer(parseOptions('jwt', jwtOptionsSchema, options)))
 }
 
 function ownTokenVerifier (parsed: ParsedJwtOptions): (token: string) => Record<string, unknown> | undefined {
@@ -85,7 +85,7 @@ function ownTokenVerifier (parsed: ParsedJwtOptions): (token: string) => Record<
  * (audiences come from the config: see `audiences`).
  */
 export function createTokenSigning (options: JwtOptions): TokenSigning {
-  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  const parsed = signingIssuer(parseOptions('jwt', jwtOptionsSchema, options))
   const signers = new Map<string | undefined, (claims: TokenClaims) => SignedToken>([[undefined, signerFor(parsed)]])
   return {
     sign: ({ audience, ...claims }: IssuedClaims) => {

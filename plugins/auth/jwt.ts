@@ -8,7 +8,7 @@ import { bearerChallenge } from '../../core/challenges.js'
 import { createJwksKeySet } from './jwks.js'
 import { registerStrategy, type StrategyRegistration } from './hook.js'
 import { registerIsolated } from './isolated.js'
-import { jwtOptionsSchema, verificationKeys, type JwtAlgorithm, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
+import { issuersOf, jwtOptionsSchema, verificationKeys, type JwtAlgorithm, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
 import { parseOptions } from '../../core/options.js'
 import { isRecord, principalOf, type Claims } from './jwt-claims.js'
 import type { Principal } from '../../core/principal.js'
@@ -36,7 +36,7 @@ function verifierFor (options: ParsedJwtOptions): VerifierFor {
     // fast-jwt checks iss, aud and (with maxAge) iat only when present: configured, they are required.
     requiredClaims: [
       'exp',
-      'sub',
+      options.subjectClaim,
       ...(options.maxAge === undefined ? [] : ['iat']),
       ...(options.issuer === undefined ? [] : ['iss']),
       ...(options.audience === undefined ? [] : ['aud'])
@@ -137,30 +137,66 @@ function challengeFor (realm: string, reason: FailureReason, request: FastifyReq
   })
 }
 
-/**
- * Signed JWTs in `Authorization: Bearer`, verified by fast-jwt with pinned algorithms, required
- * `exp` and `sub`, optional `iss`/`aud` checks and a clock tolerance; keys from the config
- * (rotated by `kid`) or from an identity provider's JWKS. Every claim the strategy reads must
- * have its registered type.
- */
-export async function createJwtAuthenticator (fastify: FastifyInstance, options: JwtOptions, context: DeploymentContext = {}): Promise<Authenticator> {
-  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
-  const select = parsed.jwksUrl === undefined ? configuredVerifiers(parsed) : jwksVerifiers(fastify.log, parsed, parsed.jwksUrl)
-  const reader = await registerTokenReader(fastify)
-  const maxAge = parsed.maxAge
-  const tolerance = parsed.clockTolerance
+/** How one issuer's tokens are checked: its verifier for a token, and the principal for its claims. */
+interface IssuerCheck {
+  select: SelectVerifier
+  principalFor: (claims: Claims) => Principal | string
+  options: ParsedJwtOptions
+}
 
+function issuerCheck (log: FastifyBaseLogger, options: ParsedJwtOptions): IssuerCheck {
   // fast-jwt's cache hands back the same claims object for a token it verified before (and only
   // while the token is valid), so the type checks and the principal are done once per token.
   const principals = new WeakMap<object, Principal | string>()
-  function principalFor (claims: Claims): Principal | string {
-    let principal = principals.get(claims)
-    if (principal === undefined) {
-      principal = principalOf(claims, parsed)
-      principals.set(claims, principal)
-    }
-    return principal
+  return {
+    select: options.jwksUrl === undefined ? configuredVerifiers(options) : jwksVerifiers(log, options, options.jwksUrl),
+    principalFor: (claims) => {
+      let principal = principals.get(claims)
+      if (principal === undefined) {
+        principal = principalOf(claims, options)
+        principals.set(claims, principal)
+      }
+      return principal
+    },
+    options
   }
+}
+
+/** The `iss` a token claims, read unverified and only to route it to that issuer's keys. */
+function claimedIssuer (token: string): string | undefined {
+  const [, payload] = token.split('.')
+  if (payload === undefined) return undefined
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+    return isRecord(claims) && typeof claims.iss === 'string' ? claims.iss : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The check a token goes to: the only issuer's, or, with several issuers, the one its `iss` names (before any key lookup). */
+function issuerRouter (log: FastifyBaseLogger, parsed: Parameters<typeof issuersOf>[0]): (token: string) => IssuerCheck | undefined {
+  const checks = issuersOf(parsed).map((issuer) => issuerCheck(log, issuer))
+  const [only] = checks
+  if (parsed.issuers === undefined && only !== undefined) return () => only
+  const byIssuer = new Map(checks.map((check) => [check.options.issuer, check]))
+  return (token) => {
+    const issuer = claimedIssuer(token)
+    return issuer === undefined ? undefined : byIssuer.get(issuer)
+  }
+}
+
+/**
+ * Signed JWTs in `Authorization: Bearer`, verified by fast-jwt with pinned algorithms, required
+ * `exp` and subject, optional `iss`/`aud` checks and a clock tolerance; keys from the config
+ * (rotated by `kid`) or from an identity provider's JWKS; with `issuers`, several issuers, each
+ * with its own keys, audience and claim mapping. Every claim the strategy reads must have its
+ * registered type.
+ */
+export async function createJwtAuthenticator (fastify: FastifyInstance, options: JwtOptions, context: DeploymentContext = {}): Promise<Authenticator> {
+  const parsed = parseOptions('jwt', jwtOptionsSchema, options)
+  const route = issuerRouter(fastify.log, parsed)
+  const reader = await registerTokenReader(fastify)
 
   function refuse (request: FastifyRequest, code: string | undefined, claimName?: string): AuthOutcome {
     request.log.debug({ event: 'auth', strategy: 'jwt', code, ...(claimName === undefined ? {} : { claim: claimName }) }, 'token refused')
@@ -174,18 +210,20 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
     } catch (error) {
       return (error as { code?: string }).code === 'FST_JWT_NO_AUTHORIZATION_IN_HEADER' ? missing : invalid
     }
+    const check = route(token)
+    if (check === undefined) return refuse(request, JwtRefusal.UnknownIssuer)
     let claims: Claims
     try {
-      const verify = await select(token)
+      const verify = await check.select(token)
       if (verify === undefined) return refuse(request, JwtRefusal.NoKey)
       claims = verify(token)
     } catch (error) {
       return refuse(request, (error as { code?: string }).code)
     }
-    const principal = principalFor(claims)
+    const principal = check.principalFor(claims)
     if (typeof principal === 'string') return refuse(request, JwtRefusal.ClaimType, principal)
     // With maxAge, an iat in the future would stretch the age limit (maxAge makes iat required).
-    if (maxAge !== undefined && Number(claims.iat) * 1000 > Date.now() + tolerance) return refuse(request, JwtRefusal.IatFuture)
+    if (check.options.maxAge !== undefined && Number(claims.iat) * 1000 > Date.now() + check.options.clockTolerance) return refuse(request, JwtRefusal.IatFuture)
     // Outside the try: a store that cannot answer is an error (503), not a refused token.
     if (context.isRevoked !== undefined && await context.isRevoked(claims)) return revoked
     return accepted(principal)

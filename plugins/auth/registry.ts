@@ -7,6 +7,7 @@ import { apiKeyOptionsSchema, createApiKeyAuthenticator } from './api-key.js'
 import { basicOptionsSchema, createBasicAuthenticator } from './basic.js'
 import { bearerOptionsSchema, createBearerAuthenticator } from './bearer.js'
 import { createJwtAuthenticator, jwtOptionsSchema } from './jwt.js'
+import { issuersOf } from './jwt-options.js'
 import { createNoneAuthenticator, noneOptionsSchema } from './none.js'
 import { createTrustedHeaderAuthenticator, trustedHeaderOptionsSchema } from './trusted-header.js'
 
@@ -57,7 +58,7 @@ export const strategies = {
     presentCredential: (credential) => ({ authorization: `Bearer ${credential}` }),
     recognizes: (credential) => !credential.includes(':'),
     // Only URLs can name an authorization server: an issuer such as "my-service" publishes nothing.
-    authorizationServers: (options) => options.authorizationServers ?? (options.issuer !== undefined && /^https?:\/\//.test(options.issuer) ? [options.issuer] : undefined)
+    authorizationServers: (options) => issuersOf(options).flatMap((issuer) => issuer.authorizationServers ?? (issuer.issuer !== undefined && /^https?:\/\//.test(issuer.issuer) ? [issuer.issuer] : []))
   }),
   'trusted-header': entry({
     configKey: 'trustedHeader',

@@ -153,6 +153,7 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt-or-api-key.yaml': ['jwt', 'api-key'],
     'jwt-oidc.yaml': 'jwt',
     'jwt-issuer.yaml': 'jwt',
+    'jwt-issuers.yaml': 'jwt',
     'trusted-header.yaml': 'trusted-header'
   }
   const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()

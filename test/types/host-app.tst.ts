@@ -29,7 +29,7 @@ test('strategy plugins register with their own option types', () => {
   expect(app.register(apiKeyAuth, { keys: 'not a list' })).type.toRaiseError()
   expect(app.register(apiKeyAuth, { keys: [{ id: 'k', key: 'a-key-of-sixteen-chars' }] })).type.toRaiseError()
   expect(app.register(jwtAuth, { algorithms: ['none'] })).type.toRaiseError()
-  expect<ApiKeyOptions['header']>().type.toBe<string | undefined>()
+  expect<ApiKeyOptions['header']>().type.toBe<string | string[] | undefined>()
 })
 
 test('the MCP route plugin takes any MCP server factory', () => {
