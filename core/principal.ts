@@ -5,7 +5,7 @@ import type { ChallengeFamily } from './authenticator.js'
 export interface Principal {
   /** Stable identifier: the key id, token id, user name or JWT `sub`. */
   readonly id: string
-  /** The strategy that authenticated the request (`api-key`, `bearer`, `basic`, `jwt`, `none`). */
+  /** The strategy that authenticated the request: its name in the registry (`api-key`, `jwt`, …) or an embedder's own. */
   readonly strategy: string
   /** Granted permissions, for example `calculator:add`, `calculator:*` or `*`. */
   readonly permissions: readonly string[]
