@@ -1,5 +1,7 @@
 import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createSigner } from 'fast-jwt'
 import { callTool, connect, post, addCall, CLIENT_GENERATIONS } from '../helpers/client.js'
 import { JWT_SECRET } from '../helpers/credentials.js'
@@ -66,6 +68,32 @@ t.test('RFC 9728 metadata lists every issuer as an authorization server', async 
   t.same(metadata.authorization_servers, [TENANT_A, TENANT_B])
   const challenge = (await post(server.url, addCall)).headers.get('www-authenticate') ?? ''
   t.match(challenge, /^Bearer realm="mcp", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/)
+})
+
+t.test('an issuer with a JWKS: its keys are fetched for its tokens only, never for an unknown iss', async (t) => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  let fetches = 0
+  const jwks = createServer((_request, response) => {
+    fetches++
+    response.setHeader('content-type', 'application/json')
+    response.end(JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'c1', alg: 'ES256', use: 'sig' }] }))
+  })
+  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { jwks.close() })
+  const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`
+  const TENANT_C = 'https://c.idp.test'
+  const server = await listen(testConfig({ auth: { strategy: 'jwt', jwt: { issuers: [...issuers, { issuer: TENANT_C, jwksUrl, algorithms: ['ES256'] }] } } }))
+  t.teardown(server.close)
+
+  const foreign = createSigner({ key: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'ES256', kid: 'c1' })
+  for (const iss of ['https://unknown.idp.test', TENANT_A.replace('a.', 'aa.')]) {
+    t.equal((await post(server.url, addCall, { authorization: `Bearer ${foreign({ iss, sub: 'x', exp: now() + 60 })}` })).status, 401, `iss ${iss}`)
+  }
+  t.equal(fetches, 0, 'no JWKS fetch for tokens of issuers not configured')
+  const { client, close } = await connect(server.url, { authorization: `Bearer ${foreign({ iss: TENANT_C, sub: 'carol', permissions: ['calculator:whoami'], exp: now() + 60 })}` }, 'modern')
+  t.teardown(close)
+  t.match((await callTool(client, 'whoami', {})).structuredContent, { id: 'carol' }, "tenant C's token, verified with its published key")
+  t.equal(fetches, 1, 'fetched once, for its own issuer')
 })
 
 t.test('the issuers are checked when the config is read', async (t) => {
