@@ -1,50 +1,21 @@
 import fastifyJwt, { type JWT } from '@fastify/jwt'
-import { createVerifier } from 'fast-jwt'
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import { accepted, invalid, missing, type AuthOutcome, type Authenticator, type DeploymentContext, type FailureReason } from '../../core/authenticator.js'
 import { bearerChallenge } from '../../core/challenges.js'
-import { createJwksKeySet } from './jwks.js'
 import { registerStrategy, type StrategyRegistration } from './hook.js'
 import { registerIsolated } from './isolated.js'
-import { issuersOf, jwtOptionsSchema, verificationKeys, type JwtAlgorithm, type JwtOptions, type ParsedJwtOptions } from './jwt-options.js'
+import { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
+import { issuerRouter } from './jwt-verifiers.js'
 import { parseOptions } from '../../core/options.js'
-import { isRecord, principalOf, type Claims } from './jwt-claims.js'
-import type { Principal } from '../../core/principal.js'
+import type { Claims } from './jwt-claims.js'
 import { JwtRefusal } from '../../core/errors.js'
 
 export { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
 
 const expired: AuthOutcome = Object.freeze({ ok: false, reason: 'token_expired' })
 const revoked: AuthOutcome = Object.freeze({ ok: false, reason: 'token_revoked' })
-
-type Verify = (token: string) => Claims
-type VerifierFor = (key: string, algorithms: readonly JwtAlgorithm[]) => Verify
-
-/**
- * fast-jwt's verifier for one key, an HMAC secret or a PEM public key, used only with the given
- * algorithms: required claims, issuer and audience, clock tolerance, maxAge, and a cache of
- * verified tokens. The same for configured keys and for a JWKS's keys.
- */
-function verifierFor (options: ParsedJwtOptions): VerifierFor {
-  const verifyOptions = {
-    ...(options.issuer === undefined ? {} : { allowedIss: options.issuer }),
-    ...(options.audience === undefined ? {} : { allowedAud: options.audience }),
-    clockTolerance: options.clockTolerance,
-    ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }),
-    // fast-jwt checks iss, aud and (with maxAge) iat only when present: configured, they are required.
-    requiredClaims: [
-      'exp',
-      options.subjectClaim,
-      ...(options.maxAge === undefined ? [] : ['iat']),
-      ...(options.issuer === undefined ? [] : ['iss']),
-      ...(options.audience === undefined ? [] : ['aud'])
-    ],
-    cache: 1000
-  }
-  return (key, algorithms) => createVerifier({ ...verifyOptions, key, algorithms: [...algorithms] })
-}
 
 function isJwt (value: unknown): value is JWT {
   return typeof value === 'object' && value !== null && typeof Reflect.get(value, 'verify') === 'function' && typeof Reflect.get(value, 'lookupToken') === 'function'
@@ -71,48 +42,6 @@ async function registerTokenReader (fastify: FastifyInstance): Promise<JWT> {
   })
 }
 
-/** The token's JOSE header, read only to choose a key: the chosen verifier decodes the whole token strictly. */
-function headerOf (token: string): Claims | undefined {
-  const end = token.indexOf('.')
-  if (end < 1) return undefined
-  try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, end), 'base64url').toString('utf8'))
-    return isRecord(header) ? header : undefined
-  } catch {
-    return undefined
-  }
-}
-
-type SelectVerifier = (token: string) => Verify | undefined | Promise<Verify | undefined>
-
-/** The identity provider's published key the token's `kid` names, used only with that key's own algorithm. */
-function jwksVerifiers (log: FastifyBaseLogger, options: ParsedJwtOptions, jwksUrl: string): SelectVerifier {
-  const keySet = createJwksKeySet<Verify>({
-    jwksUrl,
-    algorithms: options.algorithms,
-    cacheTtl: options.jwksCacheTtl,
-    refetchInterval: options.jwksRefetchInterval,
-    verifierFor: verifierFor(options),
-    onFetchFailed: (reason) => log.warn({ event: 'jwks', reason }, 'the JWKS could not be fetched: the keys fetched before stay in use')
-  })
-  return (token) => {
-    const header = headerOf(token)
-    return header === undefined ? undefined : keySet.resolve(header.kid, header.alg)
-  }
-}
-
-/** The one configured key, for every token; or, with `keys`, the one the token's `kid` names. */
-function configuredVerifiers (options: ParsedJwtOptions): SelectVerifier {
-  const verifier = verifierFor(options)
-  const byKid = new Map(verificationKeys(options).map((key) => [key.kid, verifier(key.key, options.algorithms)]))
-  const only = byKid.get(undefined)
-  if (only !== undefined) return () => only
-  return (token) => {
-    const kid = headerOf(token)?.kid
-    return typeof kid === 'string' ? byKid.get(kid) : undefined
-  }
-}
-
 function scopesFor (request: FastifyRequest, context: DeploymentContext): readonly string[] {
   const scopes = context.challengeScopes
   if (scopes === undefined) return []
@@ -135,55 +64,6 @@ function challengeFor (realm: string, reason: FailureReason, request: FastifyReq
     resourceMetadata: context.resourceMetadataUrl?.(request),
     scope: scopesFor(request, context)
   })
-}
-
-/** How one issuer's tokens are checked: its verifier for a token, and the principal for its claims. */
-interface IssuerCheck {
-  select: SelectVerifier
-  principalFor: (claims: Claims) => Principal | string
-  options: ParsedJwtOptions
-}
-
-function issuerCheck (log: FastifyBaseLogger, options: ParsedJwtOptions): IssuerCheck {
-  // fast-jwt's cache hands back the same claims object for a token it verified before (and only
-  // while the token is valid), so the type checks and the principal are done once per token.
-  const principals = new WeakMap<object, Principal | string>()
-  return {
-    select: options.jwksUrl === undefined ? configuredVerifiers(options) : jwksVerifiers(log, options, options.jwksUrl),
-    principalFor: (claims) => {
-      let principal = principals.get(claims)
-      if (principal === undefined) {
-        principal = principalOf(claims, options)
-        principals.set(claims, principal)
-      }
-      return principal
-    },
-    options
-  }
-}
-
-/** The `iss` a token claims, read unverified and only to route it to that issuer's keys. */
-function claimedIssuer (token: string): string | undefined {
-  const [, payload] = token.split('.')
-  if (payload === undefined) return undefined
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
-    return isRecord(claims) && typeof claims.iss === 'string' ? claims.iss : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** The check a token goes to: the only issuer's, or, with several issuers, the one its `iss` names (before any key lookup). */
-function issuerRouter (log: FastifyBaseLogger, parsed: Parameters<typeof issuersOf>[0]): (token: string) => IssuerCheck | undefined {
-  const checks = issuersOf(parsed).map((issuer) => issuerCheck(log, issuer))
-  const [only] = checks
-  if (parsed.issuers === undefined && only !== undefined) return () => only
-  const byIssuer = new Map(checks.map((check) => [check.options.issuer, check]))
-  return (token) => {
-    const issuer = claimedIssuer(token)
-    return issuer === undefined ? undefined : byIssuer.get(issuer)
-  }
 }
 
 /**
