@@ -35,16 +35,23 @@ function verifierFor (options: ParsedJwtOptions): VerifierFor {
   return (key, algorithms) => createVerifier({ ...verifyOptions, key, algorithms: [...algorithms] })
 }
 
-/** The token's JOSE header, read only to choose a key: the chosen verifier decodes the whole token strictly. */
-function headerOf (token: string): Claims | undefined {
-  const end = token.indexOf('.')
-  if (end < 1) return undefined
+/**
+ * One part of a token (0: the JOSE header, 1: the claims) as an object, read unverified: only to
+ * choose an issuer or a key; the chosen verifier then decodes the whole token strictly.
+ */
+function unverifiedPart (token: string, index: 0 | 1): Claims | undefined {
+  const part = token.split('.', 2)[index]
+  if (part === undefined || part === '') return undefined
   try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, end), 'base64url').toString('utf8'))
-    return isRecord(header) ? header : undefined
+    const decoded: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
+    return isRecord(decoded) ? decoded : undefined
   } catch {
     return undefined
   }
+}
+
+function headerOf (token: string): Claims | undefined {
+  return unverifiedPart(token, 0)
 }
 
 type SelectVerifier = (token: string) => Verify | undefined | Promise<Verify | undefined>
@@ -104,14 +111,8 @@ function issuerCheck (log: FastifyBaseLogger, options: ParsedJwtOptions): Issuer
 
 /** The `iss` a token claims, read unverified and only to route it to that issuer's keys. */
 function claimedIssuer (token: string): string | undefined {
-  const [, payload] = token.split('.')
-  if (payload === undefined) return undefined
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
-    return isRecord(claims) && typeof claims.iss === 'string' ? claims.iss : undefined
-  } catch {
-    return undefined
-  }
+  const iss = unverifiedPart(token, 1)?.iss
+  return typeof iss === 'string' ? iss : undefined
 }
 
 /** The check a token goes to: the only issuer's, or, with several issuers, the one its `iss` names (before any key lookup). */

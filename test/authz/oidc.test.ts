@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { callTool, connect, post, addCall } from '../helpers/client.js'
 import { startIdentityProvider } from '../helpers/oidc-provider.js'
 import { listen, testConfig } from '../helpers/server.js'
@@ -10,6 +10,15 @@ const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0] ?
 const withHeader = (token: string, changes: Record<string, unknown>) => {
   const [, payload, signature] = token.split('.') as [string, string, string]
   return `${Buffer.from(JSON.stringify({ ...headerOf(token), ...changes })).toString('base64url')}.${payload}.${signature}`
+}
+
+/** The jwt strategy with the identity provider's JWKS, refetched at most once an hour: the cases below count fetches. */
+async function behindIdentityProvider (t: Test, jwt: Record<string, unknown> = {}) {
+  const idp = await startIdentityProvider(SCOPES)
+  t.teardown(idp.close)
+  const server = await listen(testConfig({ auth: { strategy: 'jwt', jwt: { jwksUrl: idp.jwksUrl, issuer: idp.issuer, jwksRefetchInterval: '1h', ...jwt } } }))
+  t.teardown(server.close)
+  return { idp, server }
 }
 
 t.test('tokens from a real OAuth server, verified over its JWKS', async (t) => {
@@ -55,12 +64,7 @@ t.test('tokens from a real OAuth server, verified over its JWKS', async (t) => {
 })
 
 t.test('a made-up kid first, on a fresh server, blocks no real key', async (t) => {
-  const idp = await startIdentityProvider(SCOPES)
-  t.teardown(idp.close)
-  const server = await listen(testConfig({
-    auth: { strategy: 'jwt', jwt: { jwksUrl: idp.jwksUrl, issuer: idp.issuer, jwksRefetchInterval: '1h' } }
-  }))
-  t.teardown(server.close)
+  const { idp, server } = await behindIdentityProvider(t)
   const token = await idp.token('calculator:add', 'https://calc.test/mcp')
   t.equal((await post(server.url, addCall, { authorization: `Bearer ${withHeader(token, { kid: 'made-up' })}` })).status, 401, 'the made-up kid')
   t.equal(idp.jwksFetches(), 1, 'one fetch, which returned the whole key set')
@@ -69,12 +73,7 @@ t.test('a made-up kid first, on a fresh server, blocks no real key', async (t) =
 })
 
 t.test('a real kid with another alg: refused without a fetch, and the key is not forgotten', async (t) => {
-  const idp = await startIdentityProvider(SCOPES)
-  t.teardown(idp.close)
-  const server = await listen(testConfig({
-    auth: { strategy: 'jwt', jwt: { jwksUrl: idp.jwksUrl, issuer: idp.issuer, algorithms: ['RS256', 'RS384', 'PS256'], jwksRefetchInterval: '1h' } }
-  }))
-  t.teardown(server.close)
+  const { idp, server } = await behindIdentityProvider(t, { algorithms: ['RS256', 'RS384', 'PS256'] })
   const token = await idp.token('calculator:add', 'https://calc.test/mcp')
   t.equal((await post(server.url, addCall, { authorization: `Bearer ${token}` })).status, 200, 'the real token')
   const fetches = idp.jwksFetches()
@@ -95,18 +94,9 @@ t.test('a real kid with another alg: refused without a fetch, and the key is not
 })
 
 t.test('made-up kids cause at most one JWKS fetch per interval', async (t) => {
-  const idp = await startIdentityProvider(SCOPES)
-  t.teardown(idp.close)
-  const server = await listen(testConfig({
-    auth: { strategy: 'jwt', jwt: { jwksUrl: idp.jwksUrl, issuer: idp.issuer, jwksRefetchInterval: '1h' } }
-  }))
-  t.teardown(server.close)
+  const { idp, server } = await behindIdentityProvider(t)
   const token = await idp.token('calculator:add', 'https://calc.test/mcp')
-  const [header, payload, signature] = token.split('.') as [string, string, string]
-  const withKid = (kid: string): string => {
-    const decoded = JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, unknown>
-    return `${Buffer.from(JSON.stringify({ ...decoded, kid })).toString('base64url')}.${payload}.${signature}`
-  }
+  const withKid = (kid: string): string => withHeader(token, { kid })
   t.equal((await post(server.url, addCall, { authorization: `Bearer ${token}` })).status, 200, 'the real key')
   const afterFirst = idp.jwksFetches()
   for (let i = 0; i < 20; i++) {
