@@ -46,8 +46,17 @@ function trustProxy (setting: Config['server']['trustProxy']): FastifyServerOpti
   return (_address: string, hop: number) => hop < setting
 }
 
+/**
+ * With a CA, the handshake asks for a client certificate and checks it, but lets a connection
+ * without one (or with one it cannot verify) through: the strategy answers it with a 401 and a
+ * challenge, and other strategies in a list still run. A refused handshake would answer nothing.
+ */
+function clientCertificateRequest (caFile: string | undefined): { ca: Buffer, requestCert: true, rejectUnauthorized: false } | Record<string, never> {
+  return caFile === undefined ? {} : { ca: readFileSync(caFile), requestCert: true, rejectUnauthorized: false }
+}
+
 /** Fastify's options; with `server.tls`, `https` makes it an HTTPS server (same Node options otherwise). */
-function serverOptions (config: Config, options: BuildAppOptions): FastifyHttpOptions<Server> & { https?: { key: Buffer, cert: Buffer } } {
+function serverOptions (config: Config, options: BuildAppOptions): FastifyHttpOptions<Server> & { https?: { key: Buffer, cert: Buffer, ca?: Buffer } } {
   const tls = config.server.tls
   // Node checks request timeouts on an interval (30 s by default); short timeouts need a shorter one.
   const requestTimeout = config.server.requestTimeout
@@ -68,7 +77,7 @@ function serverOptions (config: Config, options: BuildAppOptions): FastifyHttpOp
     connectionTimeout: config.server.connectionTimeout,
     keepAliveTimeout: config.server.keepAliveTimeout,
     http: nodeServer,
-    ...(tls === undefined ? {} : { https: { ...nodeServer, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) } })
+    ...(tls === undefined ? {} : { https: { ...nodeServer, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), ...clientCertificateRequest(tls.caFile) } })
   }
 }
 

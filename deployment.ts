@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import { loadConfigFileWith, parseConfigWith, type ConfigFormat, type LoadOptions } from './config/load.js'
-import { composeConfigSchema, isLoopback } from './config/schema.js'
+import { composeConfigSchema, isLoopback, type ServerSection } from './config/schema.js'
 import { auditOptionsSchema } from './plugins/audit-log.js'
-import { authSectionSchema, openAccessAuth, openAccessStrategy, secretFieldNames } from './plugins/auth/registry.js'
+import { authSectionSchema, type AuthSection, clientCertificateReaders, clientCertificateStrategyNames, openAccessAuth, openAccessStrategy, secretFieldNames } from './plugins/auth/registry.js'
 import { rateLimitOptionsSchema } from './plugins/rate-limits.js'
 import { tokenStoreOptionsSchema } from './plugins/token-store/index.js'
 import { mcpSectionSchema } from './routes/mcp-options.js'
@@ -26,7 +26,28 @@ export const configSchema = composeConfigSchema({
       message: `strategy ${open} (no authentication) is refused when binding ${config.server.host}; bind a loopback address such as 127.0.0.1`
     })
   }
+  checkClientCertificates(config, ctx)
 })
+
+/** A CA that nothing checks would look like protection; a strategy that needs certificates needs the CA to ask for them. */
+function checkClientCertificates (config: { server: ServerSection, auth: AuthSection }, ctx: z.RefinementCtx): void {
+  const readers = clientCertificateReaders(config.auth)
+  if (config.server.tls?.caFile !== undefined && readers.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['server', 'tls', 'caFile'],
+      message: `client certificates would be requested but no chosen strategy checks them: choose ${clientCertificateStrategyNames().join(' or ')}, or remove caFile`
+    })
+  }
+  for (const { name } of readers.filter((reader) => reader.required)) {
+    if (config.server.tls?.caFile !== undefined) continue
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'strategy'],
+      message: `strategy ${name} reads client certificates: set server.tls (certFile, keyFile and caFile, the CA that issues them), or its forwarded option behind a TLS-terminating proxy`
+    })
+  }
+}
 
 /** The validated configuration, as the app receives it. */
 export type Config = z.output<typeof configSchema>

@@ -7,6 +7,7 @@ export { basicAuth, createBasicAuthenticator, type BasicOptions } from './plugin
 export { jwtAuth, createJwtAuthenticator, type JwtOptions, type JwtPluginOptions } from './plugins/auth/jwt.js'
 export { noneAuth, createNoneAuthenticator, type NoneOptions } from './plugins/auth/none.js'
 export { trustedHeaderAuth, createTrustedHeaderAuthenticator, type TrustedHeaderOptions } from './plugins/auth/trusted-header.js'
+export { mtlsAuth, createMtlsAuthenticator, type MtlsOptions } from './plugins/auth/mtls.js'
 export { configuredAuth, type ConfiguredAuthOptions } from './plugins/auth/configured.js'
 export { addAuthHook, createAuthHandler, registerStrategy, type AuthHandler, type AuthHookOptions, type McpAuth, type StrategyRegistration } from './plugins/auth/hook.js'
 export type { Authenticator, AuthOutcome, ChallengeFamily, DeploymentContext, FailedAuthThrottle, FailureReason } from './core/authenticator.js'

@@ -10,10 +10,8 @@ export function isLoopback (host: string): boolean {
 const tlsSchema = z.strictObject({
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
-  /** Refused: nothing checks client certificates yet, and an ignored CA would look like protection. */
-  caFile: z.string().optional().refine((value) => value === undefined, {
-    message: 'client certificates are not checked by any strategy yet: remove server.tls.caFile (it would be ignored)'
-  })
+  /** The CA that issues client certificates: clients are asked for one, checked by a strategy that reads them. */
+  caFile: z.string().min(1).optional()
 })
 
 const serverSchema = z.strictObject({

@@ -38,4 +38,9 @@ export interface StrategyEntry<S extends z.ZodType = z.ZodType> {
   authorizationServers? (options: z.output<S>): readonly string[] | undefined
   /** Serves only connections that arrive on a loopback address (no authentication at all). */
   readonly loopbackOnly?: boolean
+  /**
+   * Whether the strategy reads client certificates from the TLS handshake (so `server.tls.caFile`
+   * asks clients for one): `required` when that is its only source, `optional` when it has another.
+   */
+  clientCertificates? (options: z.output<S>): 'required' | 'optional'
 }

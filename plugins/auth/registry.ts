@@ -8,6 +8,7 @@ import { basicOptionsSchema, createBasicAuthenticator } from './basic.js'
 import { bearerOptionsSchema, createBearerAuthenticator } from './bearer.js'
 import { createJwtAuthenticator, jwtOptionsSchema } from './jwt.js'
 import { issuersOf } from './jwt-options.js'
+import { createMtlsAuthenticator, mtlsOptionsSchema } from './mtls.js'
 import { createNoneAuthenticator, noneOptionsSchema } from './none.js'
 import { createTrustedHeaderAuthenticator, trustedHeaderOptionsSchema } from './trusted-header.js'
 
@@ -69,6 +70,15 @@ export const strategies = {
     credentialHeaders: (options) => [options.header.toLowerCase()],
     presentCredential: (credential, options) => ({ [options.header.toLowerCase()]: credential })
   }),
+  mtls: entry({
+    configKey: 'mtls',
+    schema: mtlsOptionsSchema,
+    sectionOptional: false,
+    create: createMtlsAuthenticator,
+    secretFields: [],
+    credentialHeaders: (options) => options.forwarded === undefined ? [] : [options.forwarded.header.toLowerCase()],
+    clientCertificates: (options) => options.forwarded === undefined ? 'required' : 'optional'
+  }),
   none: entry({
     configKey: 'none',
     schema: noneOptionsSchema,
@@ -126,6 +136,19 @@ function chosen (auth: AuthSection): Array<{ name: StrategyName, entry: Strategy
 /** The chosen strategy that serves only loopback connections (authentication off), if any. */
 export function openAccessStrategy (auth: AuthSection): StrategyName | undefined {
   return chosen(auth).find(({ entry }) => entry.loopbackOnly === true)?.name
+}
+
+/** The chosen strategies that read client certificates from the TLS handshake, and whether each has no other source. */
+export function clientCertificateReaders (auth: AuthSection): Array<{ name: StrategyName, required: boolean }> {
+  return chosen(auth).flatMap(({ name, entry, options }) => {
+    const use = entry.clientCertificates?.(options)
+    return use === undefined ? [] : [{ name, required: use === 'required' }]
+  })
+}
+
+/** The strategies that can read client certificates, for messages that name them. */
+export function clientCertificateStrategyNames (): StrategyName[] {
+  return strategyNames.filter((name) => 'clientCertificates' in strategies[name])
 }
 
 /** RFC 9728 `authorization_servers`: every authorization server a chosen strategy names, or undefined when none does. */

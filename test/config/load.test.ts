@@ -1,6 +1,7 @@
 import t from 'tap'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { DEFAULT_CONFIG_FILE, configFileFrom } from '../../config/load.js'
 import { loadConfigFile, parseConfig } from '../../deployment.js'
 import { ConfigError } from '../../core/problems.js'
@@ -104,9 +105,9 @@ t.test('strategy none: selected by CALCULATOR_REQUIRE_AUTH=false, refused off lo
   t.same(problemsOf(() => parseConfig(apiKeyDoc(KEY), { env: { CALCULATOR_REQUIRE_AUTH: 'false', HOST: '0.0.0.0' } })).length, 1)
 })
 
-t.test('server.tls.caFile is refused while no strategy checks client certificates', async (t) => {
+t.test('server.tls.caFile is refused when no chosen strategy checks client certificates', async (t) => {
   const doc = { server: { tls: { certFile: 'cert.pem', keyFile: 'key.pem', caFile: 'ca.pem' } }, auth: { strategy: 'none' } }
-  t.same(problemsOf(() => parseConfig(doc, { env: {} })), ['server.tls.caFile: client certificates are not checked by any strategy yet: remove server.tls.caFile (it would be ignored)'])
+  t.same(problemsOf(() => parseConfig(doc, { env: {} })), ['server.tls.caFile: client certificates would be requested but no chosen strategy checks them: choose mtls, or remove caFile'])
 })
 
 t.test('a selected strategy needs its section', async (t) => {
@@ -142,7 +143,11 @@ t.test('every shipped example config is valid', async (t) => {
     CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 }),
     OIDC_ISSUER: 'https://auth.example.com',
     OIDC_JWKS_URL: 'https://auth.example.com/jwks',
-    REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 })
+    REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 }),
+    // Only read for access when the config is checked: any readable file stands in for the PEMs.
+    TLS_CERT_FILE: fileURLToPath(import.meta.url),
+    TLS_KEY_FILE: fileURLToPath(import.meta.url),
+    CLIENT_CA_FILE: fileURLToPath(import.meta.url)
   }
   const expected: Record<string, unknown> = {
     'default.yaml': 'api-key',
@@ -154,7 +159,8 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt-oidc.yaml': 'jwt',
     'jwt-issuer.yaml': 'jwt',
     'jwt-issuers.yaml': 'jwt',
-    'trusted-header.yaml': 'trusted-header'
+    'trusted-header.yaml': 'trusted-header',
+    'mtls.yaml': 'mtls'
   }
   const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()
   t.same(shipped, Object.keys(expected).sort(), 'every example is checked here')

@@ -25,15 +25,16 @@ export interface ConnectedClient {
   close: () => Promise<void>
 }
 
-/** A real SDK client over Streamable HTTP, sending `headers` on every request. */
-export async function connect (url: URL, headers: Record<string, string> = {}, generation: ClientGeneration = 'legacy'): Promise<ConnectedClient> {
+/** A real SDK client over Streamable HTTP, sending `headers` on every request (through `fetch`, when given: a TLS client's). */
+export async function connect (url: URL, headers: Record<string, string> = {}, generation: ClientGeneration = 'legacy', fetch?: typeof globalThis.fetch): Promise<ConnectedClient> {
+  const through = fetch === undefined ? {} : { fetch }
   if (generation === 'legacy') {
-    const transport = new LegacyHttpTransport(url, { requestInit: { headers } })
+    const transport = new LegacyHttpTransport(url, { requestInit: { headers }, ...through })
     const client = new LegacyClient({ name: 'fastify-mcp-auth-tests', version: '0.0.0' })
     await client.connect(transport)
     return { client, era: 'legacy', sessionId: () => transport.sessionId, close: async () => { await client.close() } }
   }
-  const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers } })
+  const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, ...through })
   const mode = generation === 'auto' ? 'auto' : { pin: '2026-07-28' }
   const client = new Client({ name: 'fastify-mcp-auth-tests', version: '0.0.0' }, { versionNegotiation: { mode } })
   await client.connect(transport)

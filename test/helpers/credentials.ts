@@ -1,3 +1,4 @@
+import { TestPki } from './certificates.js'
 import { hashPassword } from '../../plugins/credentials/password-hash.js'
 import { createTokenSigner } from '../../plugins/auth/jwt-signer.js'
 
@@ -74,5 +75,21 @@ export const strategyFixtures: StrategyFixture[] = [
     auth: async () => ({ strategy: 'trusted-header', trustedHeader: { proxies: ['127.0.0.1'], users: [{ id: 'ada', permissions: ['*'] }] } }),
     headers: () => ({ 'x-forwarded-user': 'ada' }),
     challenge: /^TrustedHeader realm="mcp", header="x-forwarded-user"$/
-  }
+  },
+  mtlsFixture()
 ]
+
+/** mtls with the certificate a TLS-terminating proxy (loopback here) forwards: the shared suite speaks plain HTTP. */
+function mtlsFixture (): StrategyFixture {
+  let forwarded = ''
+  return {
+    name: 'mtls (a certificate forwarded by the proxy)',
+    auth: async () => {
+      const certificate = await (await TestPki.create()).issue({ subject: { CN: 'e2e-agent' } })
+      forwarded = certificate.rfc9440
+      return { strategy: 'mtls', mtls: { clients: [{ id: 'e2e-agent', subject: { CN: 'e2e-agent' }, permissions: ['*'] }], forwarded: { proxies: ['127.0.0.1'] } } }
+    },
+    headers: () => ({ 'client-cert': forwarded }),
+    challenge: /^ClientCertificate realm="mcp"$/
+  }
+}
