@@ -30,14 +30,12 @@ declare module 'fastify' {
 }
 
 /**
- * The audit log's own pino instance, written whatever the app's log level is: to `file`, or to
- * stdout. Writes are batched (up to 4 KiB, flushed every second and at close): one write per event
- * would cost more than the request it records.
+ * The audit log, written whatever the app's log level is: to `file`, or to stdout, through pino's
+ * destination. Writes are batched (up to 4 KiB, flushed every second and at close): one write per
+ * event would cost more than the request it records.
  */
 function openLog (fastify: FastifyInstance, options: z.output<typeof auditOptionsSchema>, stream: NodeJS.WritableStream | undefined): AuditSink {
-  // No redaction pass: audit events are built from fixed fields and never carry headers or bodies.
-  const loggerOptions = { level: 'info', base: undefined }
-  if (options.file === undefined && stream !== undefined) return createAuditLog(pino(loggerOptions, stream), options)
+  if (options.file === undefined && stream !== undefined) return createAuditLog(stream, options)
   const destination = pino.destination({ dest: options.file ?? 1, sync: true, minLength: 4096, mkdir: options.file !== undefined })
   const flusher = setInterval(() => { try { destination.flush() } catch { /* not open yet */ } }, 1000)
   flusher.unref()
@@ -48,7 +46,7 @@ function openLog (fastify: FastifyInstance, options: z.output<typeof auditOption
     if (options.file === undefined) destination.flushSync()
     else await new Promise<void>((resolve) => { destination.once('close', () => resolve()); destination.end() })
   })
-  return createAuditLog(pino(loggerOptions, destination), options)
+  return createAuditLog(destination, options)
 }
 
 async function auditLogPlugin (fastify: FastifyInstance, { stream, alsoTo = [], ...section }: AuditLogOptions): Promise<void> {

@@ -1,4 +1,5 @@
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
+import { auditLine } from './audit-line.js'
 
 export type AuthOutcomeName = 'success' | 'failure' | 'throttled'
 
@@ -35,23 +36,22 @@ function requestFields (request: FastifyRequest): Record<string, unknown> {
   return { ip: request.ip, reqId: request.id, userAgent: request.headers['user-agent'] }
 }
 
+/** Where audit lines go: a stream, or pino's batching destination. */
+export interface LineWriter {
+  write: (line: string) => unknown
+}
+
 /**
- * The audit log: one JSON line per authentication attempt and per tool call, through `logger`
- * (the app's pino logger, or one writing to `audit.file`). Events never carry a credential: they
- * are built from fixed fields, not from headers or bodies.
+ * The audit log: one JSON line per authentication attempt, tool call and limit refusal, written to
+ * `out` (stdout or `audit.file`). Events never carry a credential: they are built from fixed
+ * fields, not from headers or bodies (see audit-line.ts).
  */
-export function createAuditLog (logger: FastifyBaseLogger, options: { includeArguments: boolean }): AuditSink {
+export function createAuditLog (out: LineWriter, options: { includeArguments: boolean }): AuditSink {
   return {
     includeArguments: options.includeArguments,
-    auth: (request, event) => {
-      logger.info({ event: 'auth', ...event, ...requestFields(request) }, event.outcome === 'success' ? 'authenticated' : event.outcome === 'throttled' ? 'authentication throttled' : 'authentication failed')
-    },
-    tool: (request, event) => {
-      logger.info({ event: 'tool', ...event, ...requestFields(request) }, 'tool call')
-    },
-    rateLimited: (request, limit) => {
-      logger.info({ event: 'rate_limit', limit, principal: request.principal?.id, ...requestFields(request) }, 'rate limited')
-    }
+    auth: (request, event) => { out.write(auditLine.auth(request, event)) },
+    tool: (request, event) => { out.write(auditLine.tool(request, event)) },
+    rateLimited: (request, limit) => { out.write(auditLine.rateLimited(request, limit)) }
   }
 }
 
