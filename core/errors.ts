@@ -54,5 +54,7 @@ export const JwtRefusal = {
   /** A claim the strategy reads has the wrong type (never coerced). */
   ClaimType: 'MCP_AUTH_CLAIM_TYPE',
   /** `iat` in the future while maxAge is set. */
-  IatFuture: 'MCP_AUTH_IAT_FUTURE'
+  IatFuture: 'MCP_AUTH_IAT_FUTURE',
+  /** RFC 8705: the token is bound to a client certificate (`cnf`) the request did not present. */
+  CertificateMismatch: 'MCP_AUTH_CERTIFICATE_MISMATCH'
 } as const

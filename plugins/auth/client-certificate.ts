@@ -10,8 +10,6 @@ export interface CertificateFacts {
   readonly subject: Readonly<Record<string, string | readonly string[]>>
   /** Subject alternative names as `TYPE:value` (`DNS:`, `URI:`, `email:`, `IP:`). */
   readonly san: readonly string[]
-  /** RFC 8705 `x5t#S256`: base64url SHA-256 over the DER certificate. */
-  readonly thumbprint: string
   readonly notBefore: number
   readonly notAfter: number
 }
@@ -36,6 +34,25 @@ export function tlsCertificateOf (request: FastifyRequest): TlsCertificate {
   if (!Buffer.isBuffer(peer?.raw)) return { kind: 'none' }
   if (!socket.authorized) return { kind: 'unverified', error: String(socket.authorizationError ?? 'not verified') }
   return { kind: 'verified', der: peer.raw }
+}
+
+/** RFC 8705 `x5t#S256` of a DER certificate: base64url SHA-256. */
+export function thumbprintOf (der: Buffer): string {
+  return createHash('sha256').update(der).digest('base64url')
+}
+
+/**
+ * RFC 8705 §3: whether a token's `cnf` claim, if any, is satisfied by the request's verified TLS
+ * client certificate. A token without `cnf` is a plain bearer token; one with a confirmation
+ * method other than `x5t#S256` (DPoP's `jkt`, …) cannot be checked here and is never accepted.
+ */
+export function confirmsCertificate (cnf: unknown, request: FastifyRequest): boolean {
+  if (cnf === undefined) return true
+  if (typeof cnf !== 'object' || cnf === null) return false
+  const expected: unknown = Reflect.get(cnf, 'x5t#S256')
+  if (typeof expected !== 'string') return false
+  const tls = tlsCertificateOf(request)
+  return tls.kind === 'verified' && thumbprintOf(tls.der) === expected
 }
 
 const RFC9440_BYTES = /^:([A-Za-z0-9+/]+={0,2}):$/
@@ -70,7 +87,6 @@ export function certificateFacts (certificate: Buffer | string): CertificateFact
     fingerprint: fingerprintOf(x509.fingerprint256),
     subject: subjectOf(x509),
     san: subjectAltNames(x509.subjectAltName ?? ''),
-    thumbprint: createHash('sha256').update(x509.raw).digest('base64url'),
     notBefore: Date.parse(x509.validFrom),
     notAfter: Date.parse(x509.validTo)
   }

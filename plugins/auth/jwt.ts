@@ -8,6 +8,7 @@ import { registerStrategy, type StrategyRegistration } from './hook.js'
 import { registerIsolated } from './isolated.js'
 import { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
 import { issuerRouter } from './jwt-verifiers.js'
+import { confirmsCertificate } from './client-certificate.js'
 import { parseOptions } from '../../core/options.js'
 import type { Claims } from './jwt-claims.js'
 import { JwtRefusal } from '../../core/errors.js'
@@ -104,6 +105,7 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
     if (typeof principal === 'string') return refuse(request, JwtRefusal.ClaimType, principal)
     // With maxAge, an iat in the future would stretch the age limit (maxAge makes iat required).
     if (check.options.maxAge !== undefined && Number(claims.iat) * 1000 > Date.now() + check.options.clockTolerance) return refuse(request, JwtRefusal.IatFuture)
+    if (!confirmsCertificate(claims.cnf, request)) return refuse(request, JwtRefusal.CertificateMismatch)
     // Outside the try: a store that cannot answer is an error (503), not a refused token.
     if (context.isRevoked !== undefined && await context.isRevoked(claims)) return revoked
     return accepted(principal)

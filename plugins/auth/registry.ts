@@ -59,7 +59,9 @@ export const strategies = {
     presentCredential: (credential) => ({ authorization: `Bearer ${credential}` }),
     recognizes: (credential) => !credential.includes(':'),
     // Only URLs can name an authorization server: an issuer such as "my-service" publishes nothing.
-    authorizationServers: (options) => issuersOf(options).flatMap((issuer) => issuer.authorizationServers ?? (issuer.issuer !== undefined && /^https?:\/\//.test(issuer.issuer) ? [issuer.issuer] : []))
+    authorizationServers: (options) => issuersOf(options).flatMap((issuer) => issuer.authorizationServers ?? (issuer.issuer !== undefined && /^https?:\/\//.test(issuer.issuer) ? [issuer.issuer] : [])),
+    // Certificate-bound tokens (RFC 8705 cnf) are checked against the TLS client certificate.
+    clientCertificates: () => 'optional'
   }),
   'trusted-header': entry({
     configKey: 'trustedHeader',

@@ -107,7 +107,7 @@ t.test('strategy none: selected by CALCULATOR_REQUIRE_AUTH=false, refused off lo
 
 t.test('server.tls.caFile is refused when no chosen strategy checks client certificates', async (t) => {
   const doc = { server: { tls: { certFile: 'cert.pem', keyFile: 'key.pem', caFile: 'ca.pem' } }, auth: { strategy: 'none' } }
-  t.same(problemsOf(() => parseConfig(doc, { env: {} })), ['server.tls.caFile: client certificates would be requested but no chosen strategy checks them: choose mtls, or remove caFile'])
+  t.same(problemsOf(() => parseConfig(doc, { env: {} })), ['server.tls.caFile: client certificates would be requested but no chosen strategy checks them: choose jwt or mtls, or remove caFile'])
 })
 
 t.test('a selected strategy needs its section', async (t) => {
