@@ -1,5 +1,6 @@
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, RequestId } from '@modelcontextprotocol/server'
 import { JsonRpcCode } from '../core/jsonrpc.js'
+import type { Principal } from '../core/principal.js'
 
 /**
  * Where the messages about one exchange's requests go ahead of their answers: an HTTP response
@@ -15,6 +16,8 @@ export interface RelatedChannel {
 interface InFlight {
   callerId: RequestId
   channel: RelatedChannel | undefined
+  /** Who sent the request, when known. */
+  owner: Principal | undefined
   resolve: (response: JSONRPCResponse) => void
 }
 
@@ -53,11 +56,11 @@ export class InFlightRequests {
   }
 
   /** Registers a request; the promise settles with its response under the caller's id. */
-  begin (request: JSONRPCRequest, channel: RelatedChannel | undefined): { internalId: number, response: Promise<JSONRPCResponse> } {
+  begin (request: JSONRPCRequest, channel: RelatedChannel | undefined, owner?: Principal): { internalId: number, response: Promise<JSONRPCResponse> } {
     const internalId = this.#nextId
     this.#nextId = internalId >= Number.MAX_SAFE_INTEGER ? 1 : internalId + 1
     const response = new Promise<JSONRPCResponse>((resolve) => {
-      this.#entries.set(internalId, { callerId: request.id, channel, resolve })
+      this.#entries.set(internalId, { callerId: request.id, channel, owner, resolve })
     })
     return { internalId, response }
   }
@@ -77,6 +80,11 @@ export class InFlightRequests {
     if (relatedRequestId === undefined) return 'unrelated'
     const entry = typeof relatedRequestId === 'number' ? this.#entries.get(relatedRequestId) : undefined
     return entry?.channel?.related(message) === true ? 'delivered' : 'undeliverable'
+  }
+
+  /** Who sent an in-flight request, when known. */
+  ownerOf (internalId: RequestId | undefined): Principal | undefined {
+    return typeof internalId === 'number' ? this.#entries.get(internalId)?.owner : undefined
   }
 
   /** Answers every request still in flight as cancelled (the server is going away). */

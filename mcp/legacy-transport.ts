@@ -1,7 +1,21 @@
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server'
 import { cancelledResponse, InFlightRequests, isRequest, isResponse, type RelatedChannel } from './in-flight.js'
 import { JsonRpcCode } from '../core/jsonrpc.js'
+import { principalKey, type Principal } from '../core/principal.js'
 import type { ToolCallFastPath } from './fast-tool-call.js'
+
+function isPrincipal (value: unknown): value is Principal {
+  return typeof value === 'object' && value !== null && typeof Reflect.get(value, 'id') === 'string' && typeof Reflect.get(value, 'strategy') === 'string'
+}
+
+/** The principal a message came from, as the route passes it (`toAuthInfo`). */
+function senderOf (extra: MessageExtraInfo): Principal | undefined {
+  const principal: unknown = extra.authInfo?.extra?.principal
+  return isPrincipal(principal) ? principal : undefined
+}
+
+/** Server requests whose answers are awaited at once, at most (older ones are forgotten, and then answered by no one). */
+const MAX_ASKED = 10_000
 
 /** Where messages go that belong to no request: a stateful session's GET stream. */
 export type OutboundSink = (message: JSONRPCMessage) => boolean
@@ -23,6 +37,12 @@ export class LegacyTransport implements Transport {
    * the transport: with several, a caller's id is ambiguous and a cancellation cannot be mapped.
    */
   readonly #cancellers: Map<RequestId, () => void> | undefined
+  /**
+   * Server→client requests sent on a caller's exchange, and that caller: only its answer reaches
+   * the server. On a server shared by several principals, another one could otherwise answer
+   * (the server numbers its requests 0, 1, 2, …).
+   */
+  readonly #askedOf = new Map<RequestId, Principal>()
   #sink: OutboundSink | undefined
   #fastPath: ToolCallFastPath | undefined
   #closed = false
@@ -75,7 +95,7 @@ export class LegacyTransport implements Transport {
         const requestId = message.params?.requestId
         // A cancellation that names no call of ours is dropped.
         if (typeof requestId === 'string' || typeof requestId === 'number') this.#cancellers?.get(requestId)?.()
-      } else {
+      } else if (this.#fromAskedClient(message, extra)) {
         this.onmessage?.(message, extra)
       }
     }
@@ -92,7 +112,11 @@ export class LegacyTransport implements Transport {
     // (removed, renamed, replaced), every call goes through the SDK's own tool table.
     if (message.method === 'notifications/tools/list_changed') this.#fastPath = undefined
     const routed = this.#requests.route(message, options?.relatedRequestId)
-    if (routed === 'delivered') return
+    if (routed === 'delivered') {
+      const owner = this.#requests.ownerOf(options?.relatedRequestId)
+      if (isRequest(message) && owner !== undefined) this.#remember(message.id, owner)
+      return
+    }
     if (routed === 'unrelated' && this.#sink?.(message) === true) return
     if (isRequest(message)) {
       // Nobody can answer this server request (no stream takes it): fail it now instead of
@@ -105,8 +129,24 @@ export class LegacyTransport implements Transport {
     }
   }
 
+  /** A client's answer to a server request is taken only from the principal it was asked of. */
+  #fromAskedClient (message: JSONRPCMessage, extra: MessageExtraInfo): boolean {
+    if (!isResponse(message) || message.id === undefined) return true
+    const asked = this.#askedOf.get(message.id)
+    if (asked === undefined) return true
+    const sender = senderOf(extra)
+    if (sender === undefined || principalKey(sender) !== principalKey(asked)) return false
+    this.#askedOf.delete(message.id)
+    return true
+  }
+
+  #remember (id: RequestId, owner: Principal): void {
+    this.#askedOf.set(id, owner)
+    if (this.#askedOf.size > MAX_ASKED) this.#askedOf.delete(this.#askedOf.keys().next().value as RequestId)
+  }
+
   #forward (request: JSONRPCRequest, extra: MessageExtraInfo, channel: RelatedChannel | undefined): { response: Promise<JSONRPCResponse>, cancel: () => void } {
-    const { internalId, response } = this.#requests.begin(request, channel)
+    const { internalId, response } = this.#requests.begin(request, channel, senderOf(extra))
     let abort: AbortController | undefined
     const cancel = (): void => {
       if (abort !== undefined) abort.abort()

@@ -1,4 +1,4 @@
-import { principalKey, toAuthInfo, type Principal } from '../core/principal.js'
+import { frozenPrincipal, principalKey, toAuthInfo, type Principal } from '../core/principal.js'
 import { connectLegacy, ModernEndpoint, type LegacyEndpoint } from './endpoints.js'
 import type { ProtocolEra } from './protocol-versions.js'
 import { mountedServer, type CreateMcpServer } from './server.js'
@@ -17,22 +17,30 @@ interface Slot {
   modern?: Connection<ModernEndpoint | undefined>
 }
 
+/** Whom a shared server is created for: every caller reaches its tools in `ctx.http.authInfo`. */
+export const EVERY_PRINCIPAL: Principal = frozenPrincipal({ id: '*', strategy: 'shared', permissions: [] })
+const SHARED_SLOT = '*'
+
 /**
- * Long-lived MCP servers: one per principal and protocol era, created on first use and kept in a
- * bounded least-recently-used map. Every request of that principal in that era is multiplexed
- * onto its server, so no server, transport or schema compiler is built per request. Stateful
- * deployments use it for the 2026-07-28 era, which has no sessions.
+ * Long-lived MCP servers: one per principal and protocol era (or, `shared`, one per era for every
+ * principal), created on first use and kept in a bounded least-recently-used map. Every request of
+ * that principal in that era is multiplexed onto its server, so no server, transport or schema
+ * compiler is built per request. Stateful deployments use it for the 2026-07-28 era, which has no
+ * sessions. A shared server's answers from clients (to its requests) are only taken from the
+ * principal the request was sent to (mcp/legacy-transport.ts).
  */
 export class ServerPool {
   readonly #slots = new Map<string, Slot>()
   readonly #createServer: CreateMcpServer
   readonly #maxServers: number
   readonly #fastToolCalls: boolean
+  readonly #shared: boolean
 
-  constructor (createServer: CreateMcpServer, options: { maxServers: number, fastToolCalls: boolean }) {
+  constructor (createServer: CreateMcpServer, options: { maxServers: number, fastToolCalls: boolean, shared?: boolean }) {
     this.#createServer = createServer
     this.#maxServers = options.maxServers
     this.#fastToolCalls = options.fastToolCalls
+    this.#shared = options.shared === true
   }
 
   get size (): number {
@@ -63,8 +71,9 @@ export class ServerPool {
     await Promise.all(slots.map(async (slot) => await closeSlot(slot)))
   }
 
-  #endpoint<E extends ProtocolEra> (principal: Principal, era: E): Endpoint<E> | Promise<Endpoint<E>> {
-    const key = principalKey(principal)
+  #endpoint<E extends ProtocolEra> (caller: Principal, era: E): Endpoint<E> | Promise<Endpoint<E>> {
+    const principal = this.#shared ? EVERY_PRINCIPAL : caller
+    const key = this.#shared ? SHARED_SLOT : principalKey(principal)
     let slot = this.#slots.get(key)
     if (slot === undefined) {
       slot = {}

@@ -12,7 +12,11 @@ export const CALCULATOR_NAME = 'fastify-mcp-auth-calculator'
 export const CALCULATOR_VERSION = PACKAGE_VERSION
 
 export interface CreateServerContext {
-  /** The principal the server is created for (the session owner, or the principal in stateless mode). */
+  /**
+   * The principal the server is created for (the session owner, or the principal in stateless
+   * mode); with `serverScope: 'deployment'`, a placeholder (id `*`): tools read each caller from
+   * `ctx.http.authInfo`.
+   */
   principal: Principal
   /**
    * The protocol era the server will serve. Each principal gets its own server per era: an SDK

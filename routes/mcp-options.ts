@@ -24,6 +24,12 @@ export const mcpSectionSchema = z.strictObject({
   maxSessionsPerPrincipal: count.default(50),
   /** Most principals whose servers are kept (least recently used ones are dropped). */
   maxServers: count.default(1000),
+  /**
+   * Stateless (and 2026-07-28) requests: one MCP server per principal and era (`principal`), or one
+   * per era for everyone (`deployment`), each caller passed per request in `ctx.http.authInfo`.
+   * Default: `deployment` for the built-in calculator, `principal` with your own `createServer`.
+   */
+  serverScope: z.enum(['principal', 'deployment']).optional(),
   /** Serve plain calls of a server's direct tools without the SDK's per-message machinery (see mcp/fast-tool-call.ts). */
   fastToolCalls: z.boolean().default(true),
   /** Most messages in one JSON-RPC batch (2025-03-26 clients only; 400 beyond). */

@@ -45,7 +45,9 @@ async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions
   fastify.removeContentTypeParser('text/plain')
   fastify.setErrorHandler(bodyErrors)
 
-  const pool = new ServerPool(options.createServer, { maxServers: options.maxServers, fastToolCalls: options.fastToolCalls })
+  // The calculator's tools read the caller from each request and never message the client: one server serves everyone.
+  const serverScope = options.serverScope ?? (rawOptions.createServer === undefined ? 'deployment' : 'principal')
+  const pool = new ServerPool(options.createServer, { maxServers: options.maxServers, fastToolCalls: options.fastToolCalls, shared: serverScope === 'deployment' })
   // preClose: open listen streams end before the server waits for its connections to close.
   fastify.addHook('preClose', async () => { pool.endStreams() })
   fastify.addHook('onClose', async () => await pool.close())
