@@ -8,6 +8,7 @@ import { basicOptionsSchema, createBasicAuthenticator } from './basic.js'
 import { bearerOptionsSchema, createBearerAuthenticator } from './bearer.js'
 import { createJwtAuthenticator, jwtOptionsSchema } from './jwt.js'
 import { issuersOf } from './jwt-options.js'
+import { createIntrospectionAuthenticator, introspectionOptionsSchema } from './introspection.js'
 import { createNoneAuthenticator, noneOptionsSchema } from './none.js'
 import { createTrustedHeaderAuthenticator, trustedHeaderOptionsSchema } from './trusted-header.js'
 
@@ -59,6 +60,16 @@ export const strategies = {
     recognizes: (credential) => !credential.includes(':'),
     // Only URLs can name an authorization server: an issuer such as "my-service" publishes nothing.
     authorizationServers: (options) => issuersOf(options).flatMap((issuer) => issuer.authorizationServers ?? (issuer.issuer !== undefined && /^https?:\/\//.test(issuer.issuer) ? [issuer.issuer] : []))
+  }),
+  introspection: entry({
+    configKey: 'introspection',
+    schema: introspectionOptionsSchema,
+    sectionOptional: false,
+    create: createIntrospectionAuthenticator,
+    secretFields: ['clientSecret', 'privateKey'],
+    presentCredential: (credential) => ({ authorization: `Bearer ${credential}` }),
+    recognizes: (credential) => !credential.includes(':'),
+    authorizationServers: (options) => [options.issuer]
   }),
   'trusted-header': entry({
     configKey: 'trustedHeader',

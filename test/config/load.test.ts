@@ -142,6 +142,8 @@ t.test('every shipped example config is valid', async (t) => {
     CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 }),
     OIDC_ISSUER: 'https://auth.example.com',
     OIDC_JWKS_URL: 'https://auth.example.com/jwks',
+    INTROSPECTION_ENDPOINT: 'https://auth.example.com/token/introspection',
+    INTROSPECTION_CLIENT_SECRET: 'the introspection client secret',
     REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 })
   }
   const expected: Record<string, unknown> = {
@@ -154,7 +156,8 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt-oidc.yaml': 'jwt',
     'jwt-issuer.yaml': 'jwt',
     'jwt-issuers.yaml': 'jwt',
-    'trusted-header.yaml': 'trusted-header'
+    'trusted-header.yaml': 'trusted-header',
+    'introspection.yaml': 'introspection'
   }
   const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()
   t.same(shipped, Object.keys(expected).sort(), 'every example is checked here')
