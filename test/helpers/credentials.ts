@@ -31,13 +31,13 @@ let introspectionFixture: Promise<{ token: string, section: Record<string, unkno
 /**
  * One authorization server per test process for the introspection fixture, started on first use
  * and unref'd (nothing closes it; it must not keep the process alive), with one token for every
- * tool. The token lives 300 s, longer than any suite using it.
+ * tool. The token lives an hour: the conformance run uses it for minutes.
  */
 async function introspectionServer (): Promise<{ token: string, section: Record<string, unknown> }> {
   introspectionFixture ??= (async () => {
     // Imported here: oidc-provider is loaded only by the tests that use this fixture.
     const { BASIC_CLIENT, startAuthorizationServer } = await import('./introspection-provider.js')
-    const as = await startAuthorizationServer('calculator:*')
+    const as = await startAuthorizationServer('calculator:*', { accessTokenTtl: 3600 })
     as.unref()
     const section = { introspectionEndpoint: as.introspectionEndpoint, issuer: as.issuer, audience: INTROSPECTION_AUDIENCE, clientId: BASIC_CLIENT.clientId, clientSecret: BASIC_CLIENT.clientSecret }
     return { token: await as.token('calculator:*', INTROSPECTION_AUDIENCE), section }

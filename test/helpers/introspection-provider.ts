@@ -40,7 +40,7 @@ function basic (id: string, secret: string): string {
   return 'Basic ' + Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')
 }
 
-function providerFor (issuer: string, scopes: string, rsPublicJwk: Record<string, unknown>): Provider {
+function providerFor (issuer: string, scopes: string, rsPublicJwk: Record<string, unknown>, accessTokenTTL: number): Provider {
   const resourceServers = [BASIC_CLIENT.clientId, PKJWT_CLIENT_ID]
   return new Provider(issuer, {
     clients: [
@@ -60,7 +60,7 @@ function providerFor (issuer: string, scopes: string, rsPublicJwk: Record<string
         enabled: true,
         defaultResource: async () => undefined,
         useGrantedResource: async () => false,
-        getResourceServerInfo: async (_ctx, resource) => ({ audience: resource, scope: scopes, accessTokenTTL: 300, accessTokenFormat: 'opaque' })
+        getResourceServerInfo: async (_ctx, resource) => ({ audience: resource, scope: scopes, accessTokenTTL, accessTokenFormat: 'opaque' })
       }
     }
   })
@@ -69,9 +69,10 @@ function providerFor (issuer: string, scopes: string, rsPublicJwk: Record<string
 /**
  * A real OAuth 2 authorization server (panva/oidc-provider) on loopback that issues opaque
  * client-credentials access tokens and introspects them (RFC 7662) for two resource-server
- * clients: one with client_secret_basic, one with private_key_jwt (RFC 7523).
+ * clients: one with client_secret_basic, one with private_key_jwt (RFC 7523). Tokens for a
+ * resource live `accessTokenTtl` seconds.
  */
-export async function startAuthorizationServer (scopes: string): Promise<AuthorizationServer> {
+export async function startAuthorizationServer (scopes: string, { accessTokenTtl = 300 }: { accessTokenTtl?: number } = {}): Promise<AuthorizationServer> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const rsPublicJwk = { ...publicKey.export({ format: 'jwk' }), kid: PKJWT_KEY_ID, alg: 'ES256', use: 'sig' }
   let introspections = 0
@@ -93,7 +94,7 @@ export async function startAuthorizationServer (scopes: string): Promise<Authori
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  ready.provider = providerFor(issuer, scopes, rsPublicJwk)
+  ready.provider = providerFor(issuer, scopes, rsPublicJwk, accessTokenTtl)
 
   async function post (path: string, form: Record<string, string>): Promise<Record<string, unknown>> {
     const response = await fetch(`${issuer}${path}`, {
