@@ -6,6 +6,7 @@ export { bearerAuth, createBearerAuthenticator, type BearerOptions } from './plu
 export { basicAuth, createBasicAuthenticator, type BasicOptions } from './plugins/auth/basic.js'
 export { jwtAuth, createJwtAuthenticator, type JwtOptions, type JwtPluginOptions } from './plugins/auth/jwt.js'
 export { noneAuth, createNoneAuthenticator, type NoneOptions } from './plugins/auth/none.js'
+export { introspectionAuth, createIntrospectionAuthenticator, type IntrospectionOptions, type IntrospectionPluginOptions } from './plugins/auth/introspection.js'
 export { trustedHeaderAuth, createTrustedHeaderAuthenticator, type TrustedHeaderOptions } from './plugins/auth/trusted-header.js'
 export { mtlsAuth, createMtlsAuthenticator, type MtlsOptions } from './plugins/auth/mtls.js'
 export { configuredAuth, type ConfiguredAuthOptions } from './plugins/auth/configured.js'

@@ -7,7 +7,8 @@ export type FailureReason = 'missing_credentials' | 'invalid_credentials' | 'tok
 
 export type AuthOutcome =
   | { ok: true, principal: Principal }
-  | { ok: false, reason: FailureReason }
+  /** `detail`: why, more precisely than `reason` (`wrong_audience`, `inactive`, …), for the audit line only; never sent to the client. */
+  | { ok: false, reason: FailureReason, detail?: string }
 
 /**
  * What the auth hook offers a strategy during one attempt. A check that costs real work (a

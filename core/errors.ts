@@ -14,6 +14,7 @@ export const MCP_AUTH_HOST_NOT_ALLOWED = createError('MCP_AUTH_HOST_NOT_ALLOWED'
 export const MCP_AUTH_ORIGIN_NOT_ALLOWED = createError('MCP_AUTH_ORIGIN_NOT_ALLOWED', 'Origin not allowed', 403)
 export const MCP_AUTH_BUSY = createError('MCP_AUTH_BUSY', 'too many password checks in progress, retry shortly', 503)
 export const MCP_AUTH_STORE_UNAVAILABLE = createError('MCP_AUTH_STORE_UNAVAILABLE', 'token store unreachable, try again shortly', 503)
+export const MCP_AUTH_INTROSPECTION_UNAVAILABLE = createError('MCP_AUTH_INTROSPECTION_UNAVAILABLE', 'authorization server unavailable, try again shortly', 503)
 export const MCP_AUTH_NOT_FOUND = createError<[string]>('MCP_AUTH_NOT_FOUND', '%s', 404)
 export const MCP_AUTH_INTERNAL = createError('MCP_AUTH_INTERNAL', 'internal error', 500)
 

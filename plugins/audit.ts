@@ -8,6 +8,8 @@ export interface AuthEvent {
   outcome: AuthOutcomeName
   /** Why it failed: missing_credentials, invalid_credentials, token_expired, token_revoked, insufficient_permission, rate_limited, … */
   reason?: string
+  /** A strategy's more precise why, when it gives one (`wrong_audience`, `inactive`, …): never a credential. */
+  detail?: string
   principal?: string
   permission?: string
 }

@@ -35,6 +35,7 @@ export class RequestAttempt {
   readonly #challenges: string[] = []
   #index = 0
   #reason: FailureReason = 'missing_credentials'
+  #detail: string | undefined
   #failedStrategy: string
   #costly = false
 
@@ -100,6 +101,7 @@ export class RequestAttempt {
     this.#challenges.push(authenticator.challenge(outcome.reason, this.#request))
     if (this.#reason === 'missing_credentials' && outcome.reason !== 'missing_credentials') {
       this.#reason = outcome.reason
+      this.#detail = outcome.detail
       this.#failedStrategy = authenticator.strategy
     }
     return false
@@ -121,7 +123,7 @@ export class RequestAttempt {
    */
   #refuse (): void {
     const { audit, throttle } = this.#settings
-    audit.auth(this.#request, { strategy: this.#failedStrategy, outcome: 'failure', reason: this.#reason })
+    audit.auth(this.#request, { strategy: this.#failedStrategy, outcome: 'failure', reason: this.#reason, ...(this.#detail === undefined ? {} : { detail: this.#detail }) })
     const distinct = [...new Set(this.#challenges.filter((challenge) => challenge !== ''))]
     this.#reply.code(401).header('www-authenticate', distinct.length === 1 ? distinct[0] : distinct)
     const error = new errorFor[this.#reason]()

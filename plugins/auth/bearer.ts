@@ -33,13 +33,28 @@ type VerifyBearerAuth = (request: FastifyRequest, reply: FastifyReply, done: (er
 /** Reads `Authorization: Bearer <token>` and answers with the principal `match` finds for the token. */
 export type BearerReader = (request: FastifyRequest, reply: FastifyReply) => Promise<AuthOutcome>
 
+/** What a strategy concludes about a bearer token: an outcome, at once or later; a rejection is an error of the server's (a 503), not a refusal. */
+export type BearerJudge = (token: string, request: FastifyRequest) => AuthOutcome | Promise<AuthOutcome>
+
+/** What the library's callback concluded for a request: the outcome, or the error the judge failed with. */
+type Verdict = { outcome: AuthOutcome } | { error: Error }
+
 /**
  * @fastify/bearer-auth parses the Authorization header (scheme case-insensitive, RFC 6749 token
- * syntax); `match` decides. Shared by the bearer strategy and the api-key strategy's `acceptBearer`.
+ * syntax); `judge` decides, synchronously or not. Shared by the bearer, api-key (`acceptBearer`)
+ * and introspection strategies.
  */
-export async function createBearerReader (fastify: FastifyInstance, match: (token: string) => Principal | undefined): Promise<BearerReader> {
+export async function createBearerOutcomeReader (fastify: FastifyInstance, judge: BearerJudge): Promise<BearerReader> {
   // What the auth callback found: it only answers yes or no to the library.
-  const verdicts = new PerRequest<Principal | null>()
+  const verdicts = new PerRequest<Verdict>()
+  const settle = (request: FastifyRequest, outcome: AuthOutcome): boolean => {
+    verdicts.set(request, { outcome })
+    return outcome.ok
+  }
+  const fail = (request: FastifyRequest, error: unknown): false => {
+    verdicts.set(request, { error: error instanceof Error ? error : new Error(String(error)) })
+    return false
+  }
   const verifyBearer = await registerIsolated<VerifyBearerAuth>(fastify, {
     provides: "@fastify/bearer-auth's verifyBearerAuth",
     register: (child) => child.register(bearerAuthPlugin, {
@@ -48,26 +63,36 @@ export async function createBearerReader (fastify: FastifyInstance, match: (toke
       specCompliance: 'rfc6749',
       verifyErrorLogLevel: 'debug',
       auth: (token: string, request: FastifyRequest) => {
-        const principal = match(token)
-        verdicts.set(request, principal ?? null)
-        return principal !== undefined
+        let judged: AuthOutcome | Promise<AuthOutcome>
+        try {
+          judged = judge(token, request)
+        } catch (error) {
+          return fail(request, error)
+        }
+        if (!(judged instanceof Promise)) return settle(request, judged)
+        return judged.then((outcome) => settle(request, outcome), (error: unknown) => fail(request, error))
       }
     }),
     read: (child) => child.verifyBearerAuth
   })
-  return (request, reply) => new Promise<AuthOutcome>((resolve) => {
+  return (request, reply) => new Promise<AuthOutcome>((resolve, reject) => {
     const status = reply.statusCode
-    verifyBearer(request, reply, (error) => {
+    verifyBearer(request, reply, () => {
       const verdict = verdicts.take(request)
-      if (error === undefined && verdict) {
-        resolve(accepted(verdict))
-        return
-      }
-      // The library sets 401 on the reply; another strategy may still accept the request.
-      reply.code(status)
+      // The library sets 401 on a refusal; another strategy may still accept the request.
+      if (verdict === undefined || !('outcome' in verdict) || !verdict.outcome.ok) reply.code(status)
+      if (verdict !== undefined && 'error' in verdict) reject(verdict.error)
       // No verdict means the header was absent or not a Bearer one: no bearer credentials sent.
-      resolve(verdict === undefined ? missing : invalid)
+      else resolve(verdict === undefined ? missing : verdict.outcome)
     })
+  })
+}
+
+/** A bearer reader for strategies that find a token's principal at once: the principal, or invalid credentials. */
+export async function createBearerReader (fastify: FastifyInstance, match: (token: string) => Principal | undefined): Promise<BearerReader> {
+  return await createBearerOutcomeReader(fastify, (token) => {
+    const principal = match(token)
+    return principal === undefined ? invalid : accepted(principal)
   })
 }
 

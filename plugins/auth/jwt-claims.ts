@@ -10,7 +10,7 @@ export function isRecord (value: unknown): value is Record<string, unknown> {
 }
 
 /** A claim as the token carries it: own properties only, so `constructor` or `toString` are never read from the prototype. */
-function claim (claims: Claims, name: string): unknown {
+export function claim (claims: Claims, name: string): unknown {
   return Object.hasOwn(claims, name) ? claims[name] : undefined
 }
 
@@ -32,7 +32,7 @@ const STRINGS = ['scope', 'fam', 'jti']
  * list with one non-string element is refused whole rather than filtered: the issuer meant
  * something this server cannot tell, and granting the rest would guess.
  */
-function wrongTypedClaim (claims: Claims, permissionsClaim: string): string | undefined {
+export function wrongTypedClaim (claims: Claims, permissionsClaim: string): string | undefined {
   for (const name of NUMERIC_DATES) {
     const value = claim(claims, name)
     // JSON numbers such as 1e400 parse to Infinity, which fast-jwt would take as "never expires".

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import { accepted, invalid, missing, type AuthOutcome, type Authenticator, type DeploymentContext, type FailureReason } from '../../core/authenticator.js'
-import { bearerChallenge } from '../../core/challenges.js'
 import { registerStrategy, type StrategyRegistration } from './hook.js'
+import { oauthBearerChallenge } from './oauth-challenge.js'
 import { registerIsolated } from './isolated.js'
 import { jwtOptionsSchema, type JwtOptions } from './jwt-options.js'
 import { issuerRouter } from './jwt-verifiers.js'
@@ -40,30 +40,6 @@ async function registerTokenReader (fastify: FastifyInstance): Promise<JWT> {
       const jwt: unknown = Reflect.get(child.jwt, namespace)
       return isJwt(jwt) ? jwt : undefined
     }
-  })
-}
-
-function scopesFor (request: FastifyRequest, context: DeploymentContext): readonly string[] {
-  const scopes = context.challengeScopes
-  if (scopes === undefined) return []
-  try {
-    return scopes(request)
-  } catch (error) {
-    // A challenge must not fail: without scope= it is still a complete answer.
-    request.log.error({ err: error }, 'challengeScopes failed; the challenge names no scope')
-    return []
-  }
-}
-
-const DESCRIPTIONS: Partial<Record<FailureReason, string>> = { token_expired: 'token expired', token_revoked: 'token revoked' }
-
-function challengeFor (realm: string, reason: FailureReason, request: FastifyRequest, context: DeploymentContext): string {
-  return bearerChallenge({
-    realm,
-    error: reason === 'missing_credentials' ? undefined : 'invalid_token',
-    errorDescription: DESCRIPTIONS[reason],
-    resourceMetadata: context.resourceMetadataUrl?.(request),
-    scope: scopesFor(request, context)
   })
 }
 
@@ -115,7 +91,7 @@ export async function createJwtAuthenticator (fastify: FastifyInstance, options:
     strategy: 'jwt',
     challengeFamily: 'oauth-bearer',
     authenticate,
-    challenge: (reason: FailureReason, request: FastifyRequest) => challengeFor(parsed.realm, reason, request, context)
+    challenge: (reason: FailureReason, request: FastifyRequest) => oauthBearerChallenge(parsed.realm, reason, request, context)
   }
 }
 

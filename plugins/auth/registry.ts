@@ -8,6 +8,7 @@ import { basicOptionsSchema, createBasicAuthenticator } from './basic.js'
 import { bearerOptionsSchema, createBearerAuthenticator } from './bearer.js'
 import { createJwtAuthenticator, jwtOptionsSchema } from './jwt.js'
 import { issuersOf } from './jwt-options.js'
+import { createIntrospectionAuthenticator, introspectionOptionsSchema } from './introspection.js'
 import { createMtlsAuthenticator, mtlsOptionsSchema } from './mtls.js'
 import { createNoneAuthenticator, noneOptionsSchema } from './none.js'
 import { createTrustedHeaderAuthenticator, trustedHeaderOptionsSchema } from './trusted-header.js'
@@ -62,6 +63,16 @@ export const strategies = {
     authorizationServers: (options) => issuersOf(options).flatMap((issuer) => issuer.authorizationServers ?? (issuer.issuer !== undefined && /^https?:\/\//.test(issuer.issuer) ? [issuer.issuer] : [])),
     // Certificate-bound tokens (RFC 8705 cnf) are checked against the TLS client certificate.
     clientCertificates: () => 'optional'
+  }),
+  introspection: entry({
+    configKey: 'introspection',
+    schema: introspectionOptionsSchema,
+    sectionOptional: false,
+    create: createIntrospectionAuthenticator,
+    secretFields: ['clientSecret', 'privateKey'],
+    presentCredential: (credential) => ({ authorization: `Bearer ${credential}` }),
+    recognizes: (credential) => !credential.includes(':'),
+    authorizationServers: (options) => [options.issuer]
   }),
   'trusted-header': entry({
     configKey: 'trustedHeader',

@@ -36,10 +36,12 @@ export class CredentialCache<T> {
     return entry.value
   }
 
-  set (key: string, value: T): void {
-    if (this.#ttl <= 0 || this.#maxEntries <= 0) return
+  /** Keeps `value` for the cache's ttl, or for `ttl` when that is shorter (a credential that expires sooner). */
+  set (key: string, value: T, ttl: number = this.#ttl): void {
+    const keep = Math.min(ttl, this.#ttl)
+    if (keep <= 0 || this.#maxEntries <= 0) return
     this.#entries.delete(key)
-    this.#entries.set(key, { value, expires: this.#now() + this.#ttl })
+    this.#entries.set(key, { value, expires: this.#now() + keep })
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value
       if (oldest === undefined) break

@@ -143,6 +143,8 @@ t.test('every shipped example config is valid', async (t) => {
     CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 }),
     OIDC_ISSUER: 'https://auth.example.com',
     OIDC_JWKS_URL: 'https://auth.example.com/jwks',
+    INTROSPECTION_ENDPOINT: 'https://auth.example.com/token/introspection',
+    INTROSPECTION_CLIENT_SECRET: 'the introspection client secret',
     REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 }),
     // Only read for access when the config is checked: any readable file stands in for the PEMs.
     TLS_CERT_FILE: fileURLToPath(import.meta.url),
@@ -160,7 +162,8 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt-issuer.yaml': 'jwt',
     'jwt-issuers.yaml': 'jwt',
     'trusted-header.yaml': 'trusted-header',
-    'mtls.yaml': 'mtls'
+    'mtls.yaml': 'mtls',
+    'introspection.yaml': 'introspection'
   }
   const shipped = readdirSync(dirname(DEFAULT_CONFIG_FILE)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort()
   t.same(shipped, Object.keys(expected).sort(), 'every example is checked here')

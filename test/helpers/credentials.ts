@@ -25,6 +25,28 @@ export function jwtFor (sub: string, permissions: string[], ttl = 60_000): strin
   return createTokenSigner(jwtSection)({ sub, permissions, ttl }).token
 }
 
+/** The resource the introspection fixture's tokens are for: servers under test have no publicUrl, so any fixed URL will do. */
+const INTROSPECTION_AUDIENCE = 'https://calc.test/mcp'
+let introspectionFixture: Promise<{ token: string, section: Record<string, unknown> }> | undefined
+
+/**
+ * One authorization server per test process for the introspection fixture, started on first use
+ * and unref'd (nothing closes it; it must not keep the process alive), with one token for every
+ * tool. The token lives an hour: the conformance run uses it for minutes.
+ */
+async function introspectionServer (): Promise<{ token: string, section: Record<string, unknown> }> {
+  introspectionFixture ??= (async () => {
+    // Imported here: oidc-provider is loaded only by the tests that use this fixture.
+    const { BASIC_CLIENT, startAuthorizationServer } = await import('./introspection-provider.js')
+    const as = await startAuthorizationServer('calculator:*', { accessTokenTtl: 3600 })
+    as.unref()
+    const section = { introspectionEndpoint: as.introspectionEndpoint, issuer: as.issuer, audience: INTROSPECTION_AUDIENCE, clientId: BASIC_CLIENT.clientId, clientSecret: BASIC_CLIENT.clientSecret }
+    return { token: await as.token('calculator:*', INTROSPECTION_AUDIENCE), section }
+  })()
+  return await introspectionFixture
+}
+let introspectionToken = ''
+
 export interface StrategyFixture {
   name: string
   /** The `auth` section of a config. */
@@ -75,6 +97,16 @@ export const strategyFixtures: StrategyFixture[] = [
     auth: async () => ({ strategy: 'trusted-header', trustedHeader: { proxies: ['127.0.0.1'], users: [{ id: 'ada', permissions: ['*'] }] } }),
     headers: () => ({ 'x-forwarded-user': 'ada' }),
     challenge: /^TrustedHeader realm="mcp", header="x-forwarded-user"$/
+  },
+  {
+    name: 'introspection',
+    auth: async () => {
+      const { token, section } = await introspectionServer()
+      introspectionToken = token
+      return { strategy: 'introspection', introspection: section }
+    },
+    headers: () => ({ authorization: `Bearer ${introspectionToken}` }),
+    challenge: /^Bearer realm="mcp", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp", scope="calculator:add [^"]+"$/
   },
   mtlsFixture()
 ]
