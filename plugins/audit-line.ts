@@ -32,7 +32,7 @@ const AUTH_MESSAGES = { success: 'authenticated', failure: 'authentication faile
 export const auditLine = {
   auth (request: FastifyRequest, event: AuthEvent): string {
     return head('auth') + `,"strategy":${text(event.strategy)},"outcome":"${event.outcome}"` +
-      optional('reason', event.reason) + optional('principal', event.principal) + optional('permission', event.permission) +
+      optional('reason', event.reason) + optional('detail', event.detail) + optional('principal', event.principal) + optional('permission', event.permission) +
       tail(request, AUTH_MESSAGES[event.outcome])
   },
   tool (request: FastifyRequest, event: ToolEvent): string {

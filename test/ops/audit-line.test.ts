@@ -33,10 +33,11 @@ function parsed (line: string): Record<string, unknown> {
 
 t.test('every auth, tool and rate-limit line is one line that parses to what pino would write', async (t) => {
   const anyText = fc.string({ unit: 'binary', maxLength: 40 })
-  fc.assert(fc.property(anyText, anyText, fc.option(anyText, { nil: undefined }), fc.option(anyText, { nil: undefined }), fc.constantFrom<AuthEvent['outcome']>('success', 'failure', 'throttled'),
-    (strategy, principal, reason, userAgent, outcome) => {
+  const maybeText = fc.option(anyText, { nil: undefined })
+  fc.assert(fc.property(anyText, anyText, maybeText, maybeText, maybeText, fc.constantFrom<AuthEvent['outcome']>('success', 'failure', 'throttled'),
+    (strategy, principal, reason, detail, userAgent, outcome) => {
       const request = requestWith(userAgent, 'req-1', principal)
-      const event: AuthEvent = { strategy, outcome, principal, ...(reason === undefined ? {} : { reason }) }
+      const event: AuthEvent = { strategy, outcome, principal, ...(reason === undefined ? {} : { reason }), ...(detail === undefined ? {} : { detail }) }
       const line = auditLine.auth(request, event)
       const expected = pinoLine({ event: 'auth', ...event, ip: '127.0.0.1', reqId: 'req-1', userAgent }, { success: 'authenticated', failure: 'authentication failed', throttled: 'authentication throttled' }[outcome])
       return line.endsWith('\n') && !line.slice(0, -1).includes('\n') && isDeepStrictEqual(parsed(line), expected)
