@@ -122,7 +122,11 @@ await limit.server.stop()
 await redis?.stop()
 
 const printed: string[] = ['', table(mainRows)]
-if (connectionRows.length > 0) printed.push('', `1,000 keep-alive connections (wrk -c1000), ratio to the limit at the same load, open files limit ${openFilesLimit()}:`, table(connectionRows))
+if (connectionRows.length > 0) {
+  const files = Number(openFilesLimit())
+  printed.push('', `1,000 keep-alive connections (wrk -c1000), ratio to the limit at the same load, open files limit ${openFilesLimit()}` +
+    `${files < 1100 ? ' (below what 1,000 connections need: raise it with `ulimit -n` before the run; failed requests below are the limit\'s)' : ''}:`, table(connectionRows))
+}
 if (redisBefore !== undefined && redisAfter !== undefined) {
   const used = Object.entries(redisAfter).map(([name, calls]) => `${name} ${calls - (redisBefore[name] ?? 0)}`).filter((text) => !text.endsWith(' 0'))
   printed.push('', `Redis commands during the Redis row (warm-up included): ${used.join(', ') || 'none'}`)

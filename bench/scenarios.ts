@@ -77,10 +77,11 @@ export async function measure (tool: LoadTool, scenario: Scenario, spec: LoadSpe
  */
 export async function runGroup (tool: LoadTool, scenarios: Scenario[], shape: Shape, log: (line: string) => void): Promise<Row[]> {
   for (const scenario of scenarios) {
-    const warm = await measure(tool, scenario, loadSpec(scenario, shape.connections, shape.warm))
-    if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${scenario.name}: ${warm.non2xx} non-2xx, ${warm.errors} errors in warm-up`)
     // Many principals: the warm-up goes on until every principal has been served once.
-    while (scenario.tokens !== undefined && scenario.tokens.served < scenario.tokens.count) await measure(tool, scenario, loadSpec(scenario, shape.connections, shape.warm))
+    do {
+      const warm = await measure(tool, scenario, loadSpec(scenario, shape.connections, shape.warm))
+      if (warm.non2xx > 0 || warm.errors > 0 || warm.requests === 0) throw new Error(`${scenario.name}: ${warm.requests} requests, ${warm.non2xx} non-2xx, ${warm.errors} errors in warm-up`)
+    } while (scenario.tokens !== undefined && scenario.tokens.served < scenario.tokens.count)
   }
   const rows: Row[] = scenarios.map((scenario) => ({ name: scenario.name, runs: [], ratios: [], rssStart: scenario.rssStart, rssEnd: NaN }))
   for (let round = 0; round < shape.rounds; round++) {

@@ -17,10 +17,11 @@ export interface IdleSessions {
  * confirmed open. Nothing is forced (no GC): a collection in between shows up as spread.
  */
 export async function idleSessions (configs: BenchConfigs, count: number, rounds: number): Promise<IdleSessions> {
-  const total = count * (rounds + 1)
-  const scenario = await mcpScenario(configs, 'api-key', 'stateless', {
+  // The warm-up batch, the rounds, and the session mcpScenario opens.
+  const total = count * (rounds + 1) + 1
+  const scenario = await mcpScenario(configs, 'api-key', 'stateful', {
     name: 'idle sessions',
-    edit: (doc) => { doc.mcp = { ...doc.mcp, sessions: 'stateful', maxSessions: total, maxSessionsPerPrincipal: total } }
+    edit: (doc) => { doc.mcp = { ...doc.mcp, maxSessions: total, maxSessionsPerPrincipal: total } }
   })
   try {
     const headers = { 'x-api-key': scenario.headers['x-api-key'] ?? '' }
