@@ -39,11 +39,14 @@ const FLOOD_LUA = fileURLToPath(new URL('../../bench/flood.lua', import.meta.url
 const TOKENS_LUA = fileURLToPath(new URL('../../bench/tokens.lua', import.meta.url))
 const REPORT_LUA = fileURLToPath(new URL('../../bench/report.lua', import.meta.url))
 
+export const WRK_TIMEOUT_S = 10
+
 /** wrk (C, one thread): leaves more of a 2-core machine to the server than a Node load generator. */
 async function runWrk (spec: LoadSpec): Promise<LoadResult> {
   const script = spec.flood !== undefined ? FLOOD_LUA : spec.tokens !== undefined ? TOKENS_LUA : LUA
   const flood = spec.flood
-  const child = spawn('wrk', ['-t1', `-c${spec.connections}`, `-d${spec.duration}s`, '-s', script, spec.url], {
+  // wrk's default 2 s timeout counts a slow answer as an error; 10 s keeps it a (visible) latency.
+  const child = spawn('wrk', ['-t1', `-c${spec.connections}`, `-d${spec.duration}s`, '--timeout', `${WRK_TIMEOUT_S}s`, '-s', script, spec.url], {
     env: {
       ...process.env,
       WRK_REPORT: REPORT_LUA,
