@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
@@ -42,6 +42,8 @@ export interface BenchConfigs {
   credentials: (strategy: Strategy, file: string, subject?: string) => Record<string, string>
   /** A file of `count` JWTs for the config in `file`, each for a different subject, one a line. */
   tokensFile: (file: string, count: number) => string
+  /** Removes the temporary directory and everything in it. */
+  remove: () => void
 }
 
 function jwtSigner (file: string, env: NodeJS.ProcessEnv): (subject: string) => string {
@@ -89,5 +91,5 @@ export async function benchConfigs (): Promise<BenchConfigs> {
     return out
   }
 
-  return { env, write, credentials, tokensFile }
+  return { env, write, credentials, tokensFile, remove: () => { rmSync(workDir, { recursive: true, force: true }) } }
 }

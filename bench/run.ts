@@ -125,6 +125,7 @@ try {
   for (const scenario of scenarios) await scenario.server.stop()
   await limitServer.stop()
   await redis?.stop()
+  configs.remove()
 }
 const { mainRows, connectionRows, redisBefore, redisAfter, floods, idle, longRun } = measured
 
