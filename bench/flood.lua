@@ -1,5 +1,7 @@
--- wrk script: POST with Basic credentials for FLOOD_USER and a different wrong password each time,
--- so no cache or shared check can help: every request costs the server a password check.
+-- wrk script: POST with wrong credentials, different on every request, so no cache or shared check
+-- can help. FLOOD_USER set: Basic credentials for that user with a fresh wrong password. Otherwise
+-- FLOOD_HEADER gets FLOOD_PREFIX followed by FLOOD_LENGTH random base64url characters (a wrong API
+-- key or bearer token, or, after a JWT's header and payload, a signature that does not verify).
 wrk.method = "POST"
 wrk.body = os.getenv("WRK_BODY")
 wrk.headers["content-type"] = "application/json"
@@ -19,11 +21,28 @@ local function base64(data)
   end) .. ({ "", "==", "=" })[#data % 3 + 1])
 end
 
-local user = os.getenv("FLOOD_USER") or "alice"
+local urlsafe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local function randomText(length)
+  local chars = {}
+  for i = 1, length do
+    local k = math.random(1, #urlsafe)
+    chars[i] = urlsafe:sub(k, k)
+  end
+  return table.concat(chars)
+end
+
+local user = os.getenv("FLOOD_USER") or ""
+local header = os.getenv("FLOOD_HEADER") or "authorization"
+local prefix = os.getenv("FLOOD_PREFIX") or ""
+local length = tonumber(os.getenv("FLOOD_LENGTH") or "43")
 local counter = 0
 request = function()
   counter = counter + 1
-  wrk.headers["authorization"] = "Basic " .. base64(user .. ":wrong-" .. counter .. "-" .. math.random(1, 1000000000))
+  if user ~= "" then
+    wrk.headers["authorization"] = "Basic " .. base64(user .. ":wrong-" .. counter .. "-" .. math.random(1, 1000000000))
+  else
+    wrk.headers[header] = prefix .. randomText(length)
+  end
   return wrk.format()
 end
 

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 
@@ -11,9 +13,17 @@ export interface LoadSpec {
   connections: number
   /** Seconds. */
   duration: number
-  /** Basic credentials for this user with a fresh wrong password on every request (a flood). */
-  floodUser?: string
+  /** Wrong credentials, different on every request (a flood). */
+  flood?: Flood
+  /** A file of JWTs, one a line: each request sends the next one as a bearer token, the first at line `offset` + 1. */
+  tokens?: { file: string, offset: number }
 }
+
+/**
+ * Basic credentials for `user` with a fresh wrong password, or `header` set to `prefix` and then
+ * `length` random base64url characters (a wrong key or token, or a JWT signature that does not verify).
+ */
+export type Flood = { user: string } | { header: string, prefix: string, length: number }
 
 export interface LoadResult {
   requests: number
@@ -26,16 +36,26 @@ export interface LoadResult {
 
 const LUA = fileURLToPath(new URL('../../bench/post.lua', import.meta.url))
 const FLOOD_LUA = fileURLToPath(new URL('../../bench/flood.lua', import.meta.url))
+const TOKENS_LUA = fileURLToPath(new URL('../../bench/tokens.lua', import.meta.url))
 const REPORT_LUA = fileURLToPath(new URL('../../bench/report.lua', import.meta.url))
+
+export const WRK_TIMEOUT_S = 10
 
 /** wrk (C, one thread): leaves more of a 2-core machine to the server than a Node load generator. */
 async function runWrk (spec: LoadSpec): Promise<LoadResult> {
-  const script = spec.floodUser === undefined ? LUA : FLOOD_LUA
-  const child = spawn('wrk', ['-t1', `-c${spec.connections}`, `-d${spec.duration}s`, '-s', script, spec.url], {
+  const script = spec.flood !== undefined ? FLOOD_LUA : spec.tokens !== undefined ? TOKENS_LUA : LUA
+  const flood = spec.flood
+  // wrk's default 2 s timeout counts a slow answer as an error; 10 s keeps it a (visible) latency.
+  const child = spawn('wrk', ['-t1', `-c${spec.connections}`, `-d${spec.duration}s`, '--timeout', `${WRK_TIMEOUT_S}s`, '-s', script, spec.url], {
     env: {
       ...process.env,
       WRK_REPORT: REPORT_LUA,
-      FLOOD_USER: spec.floodUser ?? '',
+      FLOOD_USER: flood !== undefined && 'user' in flood ? flood.user : '',
+      FLOOD_HEADER: flood !== undefined && 'header' in flood ? flood.header : '',
+      FLOOD_PREFIX: flood !== undefined && 'prefix' in flood ? flood.prefix : '',
+      FLOOD_LENGTH: String(flood !== undefined && 'length' in flood ? flood.length : 43),
+      TOKENS_FILE: spec.tokens?.file ?? '',
+      TOKENS_OFFSET: String(spec.tokens?.offset ?? 0),
       WRK_BODY: spec.body,
       WRK_HEADERS: Object.entries(spec.headers).map(([name, value]) => `${name}: ${value}`).join('\n')
     },
@@ -57,9 +77,22 @@ async function runWrk (spec: LoadSpec): Promise<LoadResult> {
   }
 }
 
-async function runAutocannon (spec: LoadSpec): Promise<LoadResult> {
+/** The header each request of a flood or a token file sets, for autocannon. */
+function perRequestHeader (spec: LoadSpec): (() => [string, string]) | undefined {
   let counter = 0
-  const floodUser = spec.floodUser
+  const flood = spec.flood
+  if (flood !== undefined && 'user' in flood) {
+    return () => ['authorization', 'Basic ' + Buffer.from(`${flood.user}:wrong-${++counter}-${Math.random()}`).toString('base64')]
+  }
+  if (flood !== undefined) return () => [flood.header, flood.prefix + randomBytes(Math.ceil(flood.length * 3 / 4)).toString('base64url').slice(0, flood.length)]
+  if (spec.tokens === undefined) return undefined
+  const tokens = readFileSync(spec.tokens.file, 'utf8').split('\n').filter((line) => line !== '')
+  counter = spec.tokens.offset
+  return () => ['authorization', `Bearer ${tokens[counter++ % tokens.length] ?? ''}`]
+}
+
+async function runAutocannon (spec: LoadSpec): Promise<LoadResult> {
+  const header = perRequestHeader(spec)
   const result = await autocannon({
     url: spec.url,
     method: 'POST',
@@ -67,14 +100,14 @@ async function runAutocannon (spec: LoadSpec): Promise<LoadResult> {
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...spec.headers },
     connections: spec.connections,
     duration: spec.duration,
-    ...(floodUser === undefined
+    ...(header === undefined
       ? {}
       : {
           requests: [{
-            setupRequest: (request) => ({
-              ...request,
-              headers: { ...request.headers, authorization: 'Basic ' + Buffer.from(`${floodUser}:wrong-${++counter}-${Math.random()}`).toString('base64') }
-            })
+            setupRequest: (request) => {
+              const [name, value] = header()
+              return { ...request, headers: { ...request.headers, [name]: value } }
+            }
           }]
         })
   })

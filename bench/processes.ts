@@ -1,13 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { cpuSeconds, rssMiB } from './cpu.js'
 
 export interface BenchProcess {
   port: number
+  pid: number
   url: string
   /** Resident set size, in MiB. */
   rss: () => number
+  /** CPU seconds used so far. */
+  cpu: () => number
   stop: () => Promise<void>
 }
 
@@ -27,11 +30,6 @@ export async function freePort (): Promise<number> {
   })
 }
 
-function rssOf (child: ChildProcess): number {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN) / 1024
-}
-
 async function accepts (port: number): Promise<boolean> {
   return await new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
@@ -41,7 +39,7 @@ async function accepts (port: number): Promise<boolean> {
 }
 
 /** Polls until the port accepts connections (start-up, not a measurement, so polling is fine). */
-async function waitUntilListening (port: number, child: ChildProcess): Promise<void> {
+export async function waitUntilListening (port: number, child: ChildProcess): Promise<void> {
   for (let attempt = 0; attempt < 400; attempt++) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
     if (await accepts(port)) return
@@ -58,10 +56,13 @@ export async function startNode (script: string, args: string[], env: NodeJS.Pro
     stdio: ['ignore', 'ignore', 'inherit']
   })
   await waitUntilListening(port, child)
+  const pid = child.pid ?? NaN
   return {
     port,
+    pid,
     url: `http://127.0.0.1:${port}/mcp`,
-    rss: () => rssOf(child),
+    rss: () => rssMiB(pid),
+    cpu: () => cpuSeconds(pid),
     stop: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise((resolve) => child.on('exit', resolve))

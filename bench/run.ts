@@ -1,241 +1,159 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parse, stringify } from 'yaml'
-import { readFileSync } from 'node:fs'
-import { loadConfigFile } from '../deployment.js'
-import { createTokenSigner } from '../plugins/auth/jwt-signer.js'
-import { hashPassword } from '../plugins/credentials/password-hash.js'
-import { runLoad, type LoadResult, type LoadSpec, type LoadTool } from './load.js'
-import { distPath, startNode, type BenchProcess } from './processes.js'
+import { openFilesLimit } from './cpu.js'
+import { API_KEY, CALL, benchConfigs, type Strategy } from './configs.js'
+import { floodRun, type FloodRun } from './flood.js'
+import { WRK_TIMEOUT_S, type LoadTool } from './load.js'
+import { distPath, startNode } from './processes.js'
+import { startRedis } from './redis.js'
+import { floodLine, idleLine, longRunLine, table } from './report.js'
+import { mcpScenario, NAMES, runGroup, scenarioName, type Mode, type Row, type Scenario, type Shape } from './scenarios.js'
+import { idleSessions, statefulLongRun } from './session-runs.js'
+import { targets, targetsBlock } from './targets.js'
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
     connections: { type: 'string', default: '32' },
     tool: { type: 'string' },
-    'long-requests': { type: 'string', default: '200000' },
-    only: { type: 'string' }
+    'long-requests': { type: 'string' },
+    sessions: { type: 'string', default: '1000' },
+    /** Only the rows (and extra runs) whose name contains this text; the limit always runs. */
+    only: { type: 'string' },
+    /** A smoke test: one round of 2 s. */
+    quick: { type: 'boolean', default: false }
   }
 })
-const duration = Number(values.duration)
-const rounds = Number(values.rounds)
-const connections = Number(values.connections)
-const hasWrk = (() => { try { execFileSync('wrk', ['--version'], { stdio: 'ignore' }); return true } catch (error) { return (error as { status?: number }).status === 1 } })()
-const tool: LoadTool = values.tool === 'wrk' || values.tool === 'autocannon' ? values.tool : hasWrk ? 'wrk' : 'autocannon'
+const quick = values.quick
+const main: Shape = {
+  connections: Number(values.connections),
+  duration: Number(values.duration ?? (quick ? 2 : 5)),
+  rounds: Number(values.rounds ?? (quick ? 1 : 3)),
+  warm: quick ? 1 : 2
+}
+const longRequests = Number(values['long-requests'] ?? (quick ? 20_000 : 200_000))
+const wanted = (name: string): boolean => values.only === undefined || name.includes(values.only)
 
-const API_KEY = 'bench-api-key-0123456789abcdefghijklmnop'
-const BEARER = 'bench-bearer-0123456789abcdefghijklmnopq'
-const JWT_SECRET = 'bench-jwt-secret-0123456789abcdefghijklmnopqrstuv'
-const PASSWORD = 'bench password, long enough'
-const CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'add', arguments: { a: 5, b: 3 } } })
-/** The same call in the 2026-07-28 era: the `_meta` envelope in the body, its mirror in the headers. */
-const MODERN_CALL = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'tools/call',
-  params: {
-    name: 'add',
-    arguments: { a: 5, b: 3 },
-    _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '0' } }
+const wrkVersion = (() => {
+  try {
+    return execFileSync('wrk', ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? 'wrk'
+  } catch (error) {
+    // wrk --version exits with 1 after printing its version.
+    const { status, stdout } = error as { status?: number, stdout?: string }
+    return status === 1 ? (stdout ?? '').split('\n')[0]?.trim() ?? 'wrk' : undefined
   }
-})
-const MODERN_HEADERS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'add' }
+})()
+const tool: LoadTool = values.tool === 'wrk' || values.tool === 'autocannon' ? values.tool : wrkVersion !== undefined ? 'wrk' : 'autocannon'
+const loadAverage = (): string => loadavg().map((n) => n.toFixed(2)).join(', ')
+const log = (line: string): void => { process.stderr.write(line + '\n') }
 
-const workDir = mkdtempSync(join(tmpdir(), 'fastify-mcp-auth-bench-'))
-const env: NodeJS.ProcessEnv = {
-  CALCULATOR_API_KEY: API_KEY,
-  MCP_BEARER_TOKEN: BEARER,
-  JWT_SECRET,
-  CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword(PASSWORD)
-}
+const loadStart = loadAverage()
+console.log(`fastify-mcp-auth benchmark: ${tool}, ${main.connections} connections, ${main.rounds} rounds × ${main.duration}s interleaved, medians and min–max over rounds${tool === 'wrk' ? `, wrk timeout ${WRK_TIMEOUT_S} s` : ''}`)
+console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${tool === 'wrk' ? wrkVersion ?? 'wrk' : 'autocannon'}, open files limit ${openFilesLimit()}`)
+console.log(`load average at start (1, 5, 15 min): ${loadStart}`)
+if (tool === 'autocannon') console.log('wrk not found: using autocannon, which shares the CPU with the server (install wrk for steadier figures)')
 
-/** The strategy's example config, with the session mode set and request logging off (as in the limit). */
-function exampleConfig (strategy: string, sessions: string, extra: Record<string, Record<string, unknown>> = {}): string {
-  const doc = parse(readFileSync(distPath(`../config/${strategy}.yaml`), 'utf8')) as Record<string, Record<string, unknown>>
-  doc.mcp = { ...doc.mcp, sessions }
-  doc.logger = { level: 'warn' }
-  Object.assign(doc, extra)
-  const file = join(workDir, `${strategy}-${sessions}${Object.keys(extra).length > 0 ? '-extra' : ''}.yaml`)
-  writeFileSync(file, stringify(doc))
-  return file
-}
+const configs = await benchConfigs()
+const redis = wanted(NAMES.limitsRedis) ? await startRedis() : undefined
+const redisSkipped = wanted(NAMES.limitsRedis) && redis === undefined ? 'redis-server or redis-cli is not on PATH' : undefined
+if (redisSkipped !== undefined) console.log(`Redis row skipped: ${redisSkipped}`)
 
-function credentials (strategy: string, file: string): Record<string, string> {
-  switch (strategy) {
-    case 'api-key': return { 'x-api-key': API_KEY }
-    case 'bearer': return { authorization: `Bearer ${BEARER}` }
-    case 'basic': return { authorization: 'Basic ' + Buffer.from(`alice:${PASSWORD}`).toString('base64') }
-    default: {
-      const jwt = loadConfigFile(file, { env }).auth.jwt
-      if (jwt === undefined) throw new Error('no jwt section')
-      return { authorization: `Bearer ${createTokenSigner(jwt)({ sub: 'bench', permissions: ['calculator:*'], ttl: 3_600_000 }).token}` }
-    }
+const limitServer = await startNode(distPath('bench/limit-server.js'), [], { LIMIT_API_KEY: API_KEY })
+/** Every scenario and extra run; the MCP servers of the main table go into `scenarios`, for the caller to stop whatever happens. */
+async function measureAll (scenarios: Scenario[]) {
+  const limit: Scenario = { name: NAMES.limit, server: limitServer, headers: { 'x-api-key': API_KEY }, body: CALL, rssStart: limitServer.rss() }
+  const add = async (name: string, start: () => Promise<Scenario>): Promise<void> => { if (wanted(name)) scenarios.push(await start()) }
+
+  const strategies: Array<[Strategy, Mode[]]> = [
+    ['api-key', ['stateless', 'stateful', 'modern']],
+    ['bearer', ['stateless', 'stateful', 'modern']],
+    ['basic', ['stateless', 'stateful', 'modern']],
+    ['jwt', ['stateless', 'stateful', 'modern']],
+    ['jwt-es256', ['stateless', 'modern']]
+  ]
+  for (const [strategy, modes] of strategies) {
+    for (const mode of modes) await add(scenarioName(strategy, mode), async () => await mcpScenario(configs, strategy, mode))
   }
-}
-
-async function openSession (url: string, headers: Record<string, string>): Promise<Record<string, string>> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '0' } } })
-  })
-  const id = response.headers.get('mcp-session-id')
-  if (!response.ok || id === null) throw new Error(`initialize failed with ${response.status}`)
-  return { ...headers, 'mcp-session-id': id }
-}
-
-interface Scenario {
-  name: string
-  server: BenchProcess
-  headers: Record<string, string>
-  body: string
-  rssStart: number
-  results: LoadResult[]
-}
-
-/** `sessions` is stateless or stateful (2025 revisions), or modern (2026-07-28, always stateless). */
-async function mcpScenario (strategy: string, sessions: string, extra: Record<string, Record<string, unknown>> = {}): Promise<Scenario> {
-  const modern = sessions === 'modern'
-  const file = exampleConfig(strategy, modern ? 'stateless' : sessions, extra)
-  const server = await startNode(distPath('bin/fastify-mcp-auth.js'), ['serve', '--config', file], env)
-  let headers = credentials(strategy, file)
-  if (sessions === 'stateful') headers = await openSession(server.url, headers)
-  if (modern) headers = { ...headers, ...MODERN_HEADERS }
-  const name = modern ? `${strategy} 2026-07-28` : `${strategy} ${sessions}`
-  return { name, server, headers, body: modern ? MODERN_CALL : CALL, rssStart: server.rss(), results: [] }
-}
-
-const spec = (scenario: Scenario, seconds: number, extra: Partial<LoadSpec> = {}): LoadSpec =>
-  ({ url: scenario.server.url, body: scenario.body, headers: scenario.headers, connections, duration: seconds, ...extra })
-
-const median = (numbers: number[]): number => {
-  const sorted = [...numbers].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
-}
-const round1 = (n: number): string => n.toFixed(n < 10 ? 2 : 1)
-
-console.log(`fastify-mcp-auth benchmark: ${tool}, ${connections} connections, ${rounds} rounds × ${duration}s, median reported`)
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`)
-if (!hasWrk) console.log('wrk not found: using autocannon, which shares the CPU with the server (install wrk for steadier figures)')
-
-const limit = await startNode(distPath('bench/limit-server.js'), [], { LIMIT_API_KEY: API_KEY })
-const scenarios: Scenario[] = [{ name: 'limit: bare Fastify route', server: limit, headers: { 'x-api-key': API_KEY }, body: CALL, rssStart: limit.rss(), results: [] }]
-for (const strategy of ['api-key', 'bearer', 'basic', 'jwt']) {
-  for (const sessions of ['stateless', 'stateful', 'modern']) {
-    if (values.only === undefined || `${strategy} ${sessions === 'modern' ? '2026-07-28' : sessions}`.includes(values.only)) scenarios.push(await mcpScenario(strategy, sessions))
-  }
-}
-if (values.only === undefined) {
   // What the audit log (two JSON lines per tool call, on by default) costs, measured beside it.
-  const quiet = await mcpScenario('api-key', 'stateless', { audit: { enabled: false } })
-  scenarios.push({ ...quiet, name: 'api-key stateless, audit off' })
-}
+  await add(NAMES.auditOff, async () => await mcpScenario(configs, 'api-key', 'stateless', { name: NAMES.auditOff, edit: (doc) => { doc.audit = { enabled: false } } }))
+  // Limits high enough never to refuse: their cost, not their refusals (the table's failed column must read 0).
+  const never = { max: 1_000_000_000, timeWindow: 60_000 }
+  const limits = (redisUrl?: string) => ({ ...never, tools: { add: never }, ...(redisUrl === undefined ? {} : { redisUrl }) })
+  await add(NAMES.limitsMemory, async () => await mcpScenario(configs, 'api-key', 'stateless', { name: NAMES.limitsMemory, edit: (doc) => { doc.rateLimit = limits() } }))
+  if (redis !== undefined) {
+    await add(NAMES.limitsRedis, async () => ({
+      ...await mcpScenario(configs, 'api-key', 'stateless', { name: NAMES.limitsRedis, edit: (doc) => { doc.rateLimit = limits(redis.url) } }),
+      counters: { 'Redis script calls': redis.scriptCalls, 'Redis commands': redis.commands }
+    }))
+  }
+  // Every request from the next of 10,000 subjects: far more principals than the server pool (mcp.maxServers, 1,000) keeps.
+  await add(NAMES.principals, async () => await mcpScenario(configs, 'jwt', 'stateless', { name: NAMES.principals, principals: 10_000 }))
 
+  const redisBefore = redis?.commandStats()
+  let connectionRows: Row[] = []
+  const mainRows = await runGroup(tool, [limit, ...scenarios], main, log)
+  if (wanted(NAMES.connections)) {
+    // 1,000 keep-alive connections, against the limit at the same load shape.
+    const apiKey = scenarios.find((scenario) => scenario.name === scenarioName('api-key', 'stateless')) ??
+      await mcpScenario(configs, 'api-key', 'stateless')
+    if (!scenarios.includes(apiKey)) scenarios.push(apiKey)
+    connectionRows = await runGroup(tool, [
+      { ...limit, name: NAMES.connectionsLimit, rssStart: limit.server.rss() },
+      { ...apiKey, name: NAMES.connections, rssStart: apiKey.server.rss() }
+    ], { ...main, connections: 1000 }, log)
+  }
+  for (const scenario of scenarios) await scenario.server.stop()
+  const redisAfter = redis?.commandStats()
+
+  const floods: FloodRun[] = []
+  for (const strategy of ['api-key', 'bearer', 'basic', 'jwt', 'jwt-es256'] as const) {
+    if (wanted(`flood ${strategy}`)) floods.push(await floodRun(tool, configs, strategy, main))
+  }
+  const idle = wanted('idle sessions') ? await idleSessions(configs, Number(values.sessions), main.rounds) : undefined
+  const longRun = wanted('stateful long run') ? await statefulLongRun(tool, configs, longRequests, main.connections, quick ? 2 : 10) : undefined
+  return { mainRows, connectionRows, redisBefore, redisAfter, floods, idle, longRun }
+}
+const scenarios: Scenario[] = []
+let measured: Awaited<ReturnType<typeof measureAll>>
 try {
-  for (const scenario of scenarios) {
-    const warm = await runLoad(tool, spec(scenario, 2))
-    if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${scenario.name}: ${warm.non2xx} non-2xx, ${warm.errors} errors in warm-up`)
-  }
-  for (let round = 0; round < rounds; round++) {
-    for (const scenario of scenarios) {
-      const result = await runLoad(tool, spec(scenario, duration))
-      scenario.results.push(result)
-      process.stderr.write(`round ${round + 1}: ${scenario.name}: ${Math.round(result.rps)} req/s\n`)
-    }
-  }
+  measured = await measureAll(scenarios)
 } finally {
-  for (const scenario of scenarios) scenario.rssStart = Math.min(scenario.rssStart, scenario.server.rss())
+  for (const scenario of scenarios) await scenario.server.stop()
+  await limitServer.stop()
+  await redis?.stop()
+  configs.remove()
 }
+const { mainRows, connectionRows, redisBefore, redisAfter, floods, idle, longRun } = measured
 
-const limitRps = median(scenarios[0]?.results.map((r) => r.rps) ?? [])
-const rows = scenarios.map((scenario) => {
-  const rps = median(scenario.results.map((r) => r.rps))
-  const failures = scenario.results.reduce((sum, r) => sum + r.non2xx + r.errors, 0)
-  return {
-    scenario: scenario.name,
-    rps: Math.round(rps),
-    ratio: rps / limitRps,
-    p50ms: median(scenario.results.map((r) => r.p50ms)),
-    p99ms: median(scenario.results.map((r) => r.p99ms)),
-    rssStartMiB: scenario.rssStart,
-    rssEndMiB: scenario.server.rss(),
-    failures
-  }
-})
-for (const scenario of scenarios.slice(1)) await scenario.server.stop()
-
-/** Basic with a wrong-password flood in parallel: what a valid (cached) client sees. */
-async function basicUnderFlood (): Promise<Record<string, unknown>> {
-  // The flood and the valid client share 127.0.0.1 here, so the per-address failed-auth throttle
-  // (which would stop a real flood after 10 attempts) is off: this measures the KDF bound itself.
-  const scenario = await mcpScenario('basic', 'stateless', { rateLimit: { failedAuth: false } })
-  try {
-    await runLoad(tool, spec(scenario, 2, { connections: 8 }))
-    const alone = await runLoad(tool, spec(scenario, duration, { connections: 8 }))
-    const [valid, flood] = await Promise.all([
-      runLoad(tool, spec(scenario, duration, { connections: 8 })),
-      runLoad(tool, spec(scenario, duration, { connections: 32, headers: {}, floodUser: 'alice' }))
-    ])
-    return {
-      validAloneRps: Math.round(alone.rps),
-      validAloneP99ms: alone.p99ms,
-      validRps: Math.round(valid.rps),
-      validP50ms: valid.p50ms,
-      validP99ms: valid.p99ms,
-      validFailures: valid.non2xx + valid.errors,
-      floodRps: Math.round(flood.rps),
-      floodRefused: flood.non2xx
-    }
-  } finally {
-    await scenario.server.stop()
-  }
+const printed: string[] = ['', table(mainRows)]
+if (connectionRows.length > 0) {
+  const files = Number(openFilesLimit())
+  printed.push('', `1,000 keep-alive connections (wrk -c1000), ratio to the limit at the same load, open files limit ${openFilesLimit()}` +
+    `${files < 1100 ? ' (too low for 1,000 connections: raise it with `ulimit -n` before the run)' : ''}:`, table(connectionRows))
 }
-
-/** One stateful session driven for `long-requests` requests: does its memory grow? */
-async function statefulLongRun (): Promise<Record<string, unknown>> {
-  const scenario = await mcpScenario('api-key', 'stateful')
-  try {
-    // Long enough for V8 to grow its heap to a steady size, so what follows measures the session.
-    await runLoad(tool, spec(scenario, 10))
-    const before = scenario.server.rss()
-    let requests = 0
-    let failures = 0
-    while (requests < Number(values['long-requests'])) {
-      const result = await runLoad(tool, spec(scenario, 5))
-      requests += result.requests
-      failures += result.non2xx + result.errors
-    }
-    const after = scenario.server.rss()
-    return { requests, failures, rssBeforeMiB: before, rssAfterMiB: after, growthMiB: after - before }
-  } finally {
-    await scenario.server.stop()
-  }
+if (redisBefore !== undefined && redisAfter !== undefined) {
+  const used = Object.entries(redisAfter).map(([name, calls]) => `${name} ${calls - (redisBefore[name] ?? 0)}`).filter((text) => !text.endsWith(' 0'))
+  printed.push('', `Redis commands during the Redis row (warm-up included): ${used.join(', ') || 'none'}`)
 }
-
-const flood = values.only === undefined ? await basicUnderFlood() : undefined
-const longRun = values.only === undefined ? await statefulLongRun() : undefined
-await limit.stop()
-
-const header = '| scenario | req/s | × limit | p50 ms | p99 ms | RSS start → end (MiB) |'
-const table = [header, '| --- | ---: | ---: | ---: | ---: | ---: |', ...rows.map((row) =>
-  `| ${row.scenario}${row.failures > 0 ? ` (${row.failures} failed requests)` : ''} | ${row.rps} | ${row.ratio.toFixed(2)} | ${round1(row.p50ms)} | ${round1(row.p99ms)} | ${Math.round(row.rssStartMiB)} → ${Math.round(row.rssEndMiB)} |`)]
-console.log('\n' + table.join('\n'))
-if (flood !== undefined) {
-  console.log(`\nbasic, valid client (8 connections) alone: ${flood.validAloneRps as number} req/s, p99 ${round1(flood.validAloneP99ms as number)} ms`)
-  console.log(`basic, valid client under a flood of distinct wrong passwords (32 connections): ${flood.validRps as number} req/s, p50 ${round1(flood.validP50ms as number)} ms, p99 ${round1(flood.validP99ms as number)} ms, ${flood.validFailures as number} failed; flood ${flood.floodRps as number} req/s, all refused (${flood.floodRefused as number} × 401/503)`)
+if (floods.length > 0) {
+  printed.push('', 'Floods of wrong credentials (the failed-auth throttle, per address, is off in these runs: flood and valid client share 127.0.0.1):')
+  printed.push(...floods.map((run) => '- ' + floodLine(run)))
 }
-if (longRun !== undefined) {
-  console.log(`stateful, one session, ${longRun.requests as number} requests: RSS ${round1(longRun.rssBeforeMiB as number)} → ${round1(longRun.rssAfterMiB as number)} MiB (growth ${round1(longRun.growthMiB as number)} MiB), ${longRun.failures as number} failed`)
-}
+if (idle !== undefined) printed.push('', idleLine(idle))
+if (longRun !== undefined) printed.push(longRunLine(longRun))
+const results = { main: mainRows, connections: connectionRows, floods, idle, longRun, redisSkipped }
+const summary = targets(results)
+printed.push('', targetsBlock(summary), '', `load average at start: ${loadStart}; at end: ${loadAverage()}`)
+console.log(printed.join('\n'))
 
 const resultsDir = distPath('../bench/results')
 mkdirSync(resultsDir, { recursive: true })
 const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-const report = { date: new Date().toISOString(), tool, connections, rounds, duration, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, rows, flood, longRun }
+const report = { date: new Date().toISOString(), tool, wrk: wrkVersion, shape: main, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadStart, loadEnd: loadAverage(), ...results, targets: summary }
 writeFileSync(join(resultsDir, `${stamp}.json`), JSON.stringify(report, null, 2))
-writeFileSync(join(resultsDir, 'latest.md'), table.join('\n') + '\n')
+writeFileSync(join(resultsDir, 'latest.md'), printed.join('\n') + '\n')
 console.log(`\nresults: bench/results/${stamp}.json`)
