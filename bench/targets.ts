@@ -5,14 +5,16 @@ import { NAMES, scenarioName, type Row } from './scenarios.js'
 import type { IdleSessions, LongRun } from './session-runs.js'
 import { fixed, median, spread } from './stats.js'
 
-/**
- * Issue 17's thresholds. Only these three are stated as numbers in the brief the bench was built
- * from; the other targets are printed with their measured value and "no threshold" until a number
- * is written here.
- */
+/** Issue 17's targets, as ratios to the limit in the same run (and the absolute ones it names). */
 const THRESHOLDS = {
+  hotPathRatio: 0.50,
+  basicCachedRatio: 0.45,
+  auditCostPercent: 5,
+  manyPrincipalsRatio: 0.30,
   limitsMemoryRatio: 0.40,
+  redisRoundTrips: 1,
   floodValidP99Ms: 50,
+  longRunGrowthMiB: 20,
   idleSessionKB: 50
 } as const
 
@@ -54,16 +56,22 @@ export function targets (results: BenchResults): TargetLine[] {
   }
 
   for (const strategy of ['api-key', 'bearer', 'jwt', 'jwt-es256'] as const) {
-    for (const mode of ['stateless', 'modern'] as const) rowTarget(`1. ${scenarioName(strategy, mode)}, audit on`, find(results.main, scenarioName(strategy, mode)))
+    for (const mode of ['stateless', 'modern'] as const) {
+      rowTarget(`1. ${scenarioName(strategy, mode)}, audit on ≥ ${THRESHOLDS.hotPathRatio.toFixed(2)}`, find(results.main, scenarioName(strategy, mode)), THRESHOLDS.hotPathRatio)
+    }
   }
-  rowTarget('2. basic stateless, verified-credential cache', find(results.main, scenarioName('basic', 'stateless')))
+  rowTarget(`2. basic stateless, verified-credential cache ≥ ${THRESHOLDS.basicCachedRatio.toFixed(2)}`, find(results.main, scenarioName('basic', 'stateless')), THRESHOLDS.basicCachedRatio)
   const on = find(results.main, scenarioName('api-key', 'stateless'))
   const off = find(results.main, NAMES.auditOff)
-  if (on === undefined || off === undefined) lines.push({ target: '2. audit cost, api-key stateless (1 − on/off)', measured: '—', verdict: 'not run' })
+  const auditTarget = `2. audit cost, api-key stateless (1 − on/off) ≤ ${THRESHOLDS.auditCostPercent} %`
+  if (on === undefined || off === undefined) lines.push({ target: auditTarget, measured: '—', verdict: 'not run' })
   else {
     const cost = on.runs.map((run, round) => 100 * (1 - run.rps / (off.runs[round]?.rps ?? NaN)))
-    const cpu = median(on.runs.map((run) => run.cpuUs)) - median(off.runs.map((run) => run.cpuUs))
-    lines.push({ target: '2. audit cost, api-key stateless (1 − on/off)', measured: `${spread(cost, 1)} % of req/s; ${fixed(cpu)} µs CPU/request`, verdict: 'no threshold' })
+    const onCpu = median(on.runs.map((run) => run.cpuUs))
+    const offCpu = median(off.runs.map((run) => run.cpuUs))
+    // CPU per request is what the audit adds; req/s on a shared machine mostly measures the neighbours.
+    const cpuCost = 100 * (onCpu - offCpu) / onCpu
+    lines.push({ target: auditTarget, measured: `${spread(cost, 1)} % of req/s; ${fixed(onCpu - offCpu)} µs = ${fixed(cpuCost)} % of CPU/request`, verdict: cpuCost <= THRESHOLDS.auditCostPercent ? 'PASS' : 'MISS' })
   }
 
   const many = find(results.main, NAMES.principals)
@@ -75,7 +83,7 @@ export function targets (results: BenchResults): TargetLine[] {
     : `; a new principal costs, against the one-principal jwt HS256 row: +${fixed(median(many.runs.map((run) => run.cpuUs)) - median(single.runs.map((run) => run.cpuUs)))} µs CPU/request, ` +
       `RSS at end ${Math.round(many.rssEnd)} vs ${Math.round(single.rssEnd)} MiB = ${fixed(growthKB / distinct)} KB per distinct principal ` +
       `(${fixed(growthKB / Math.min(distinct, DEFAULT_MAX_SERVERS))} KB per pooled server: the pool keeps at most mcp.maxServers = ${DEFAULT_MAX_SERVERS})`
-  rowTarget('3. 10,000 JWT principals round-robin', many, undefined,
+  rowTarget(`3. 10,000 JWT principals round-robin ≥ ${THRESHOLDS.manyPrincipalsRatio.toFixed(2)}`, many, THRESHOLDS.manyPrincipalsRatio,
     many === undefined ? '' : `, ${distinct} distinct principals served, RSS ${Math.round(many.rssStart)} → ${Math.round(many.rssEnd)} MiB${perPrincipal}`)
 
   rowTarget(`4. limits in memory (per principal and per tool) ≥ ${THRESHOLDS.limitsMemoryRatio.toFixed(2)}`, find(results.main, NAMES.limitsMemory), THRESHOLDS.limitsMemoryRatio)
@@ -84,7 +92,9 @@ export function targets (results: BenchResults): TargetLine[] {
   else {
     const per = (name: string): string => spread(redis?.runs.map((run) => run.perRequest?.[name] ?? NaN) ?? [])
     const commands = redis === undefined ? '' : `; per request: ${per('Redis script calls')} Redis round trips (script calls), ${per('Redis commands')} Redis commands (those run inside the scripts included)`
-    rowTarget('4. limits in Redis', redis, undefined, commands)
+    const trips = median(redis?.runs.map((run) => run.perRequest?.['Redis script calls'] ?? NaN) ?? [])
+    if (redis === undefined) rowTarget('4. limits in Redis', redis)
+    else lines.push({ target: `4. limits in Redis: at most ${THRESHOLDS.redisRoundTrips} Redis round trip per request`, measured: ratioText(redis) + commands, verdict: verdictOf(redis, trips <= THRESHOLDS.redisRoundTrips) })
   }
 
   const connections = find(results.connections, NAMES.connections)
@@ -108,7 +118,7 @@ export function targets (results: BenchResults): TargetLine[] {
   const long = results.longRun
   lines.push(long === undefined
     ? { target: '6. one stateful session, long run: RSS growth', measured: '—', verdict: 'not run' }
-    : { target: '6. one stateful session, long run: RSS growth', measured: `${fixed(long.rssAfterMiB - long.rssBeforeMiB)} MiB over ${long.requests} requests, ${long.failures} failed`, verdict: long.failures > 0 ? 'MISS' : 'no threshold' })
+    : { target: `6. one stateful session, long run: RSS growth < ${THRESHOLDS.longRunGrowthMiB} MiB`, measured: `${fixed(long.rssAfterMiB - long.rssBeforeMiB)} MiB over ${long.requests} requests, ${long.failures} failed`, verdict: long.failures > 0 || long.rssAfterMiB - long.rssBeforeMiB >= THRESHOLDS.longRunGrowthMiB ? 'MISS' : 'PASS' })
   return lines
 }
 
