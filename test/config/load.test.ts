@@ -1,4 +1,5 @@
 import t from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { DEFAULT_CONFIG_FILE, configFileFrom } from '../../config/load.js'
@@ -8,6 +9,7 @@ import { sha256 } from '../../plugins/credentials/compare.js'
 import { hashPassword } from '../../plugins/credentials/password-hash.js'
 
 const KEY = 'config-test-key-0123456789abcdefghij'
+const AGENT_PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString().trimEnd()
 
 function problemsOf (fn: () => unknown): string[] {
   try {
@@ -142,7 +144,8 @@ t.test('every shipped example config is valid', async (t) => {
     CALCULATOR_BASIC_PASSWORD_HASH: await hashPassword('a long passphrase', { N: 1024, r: 8, p: 1 }),
     OIDC_ISSUER: 'https://auth.example.com',
     OIDC_JWKS_URL: 'https://auth.example.com/jwks',
-    REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 })
+    REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 }),
+    AGENT_PUBLIC_KEY_FILE: join(t.testdir({ 'agent.pub.pem': AGENT_PUBLIC_KEY + '\n' }), 'agent.pub.pem')
   }
   const expected: Record<string, unknown> = {
     'default.yaml': 'api-key',
@@ -153,6 +156,7 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt-or-api-key.yaml': ['jwt', 'api-key'],
     'jwt-oidc.yaml': 'jwt',
     'jwt-issuer.yaml': 'jwt',
+    'jwt-issuer-private-key-jwt.yaml': 'jwt',
     'jwt-issuers.yaml': 'jwt',
     'trusted-header.yaml': 'trusted-header'
   }
@@ -162,4 +166,6 @@ t.test('every shipped example config is valid', async (t) => {
     const config = loadConfigFile(join(dirname(DEFAULT_CONFIG_FILE), name), { env })
     t.same(config.auth.strategy, strategy, name)
   }
+  const keyed = loadConfigFile(join(dirname(DEFAULT_CONFIG_FILE), 'jwt-issuer-private-key-jwt.yaml'), { env })
+  t.equal(keyed.auth.jwt?.issue?.clients[0]?.publicKey, AGENT_PUBLIC_KEY, 'publicKeyFile is read like a secret file')
 })
