@@ -7,8 +7,9 @@ import { calculatorTools } from './mcp/calculator.js'
 import { ToolAccess } from './mcp/tool-access.js'
 import { authorizationServersOf, openAccessStrategy } from './plugins/auth/registry.js'
 import type { OriginHostOptions } from './plugins/origin-host.js'
+import type { TokenIssuer } from './plugins/token-issuer/plugin.js'
 import type { McpRoutesOptions } from './routes/mcp.js'
-import { REVOCATION_PATH, TOKEN_PATH, type AudienceFor } from './routes/token.js'
+import { OAUTH_CLIENT_CREDENTIALS_EXTENSION, REVOCATION_PATH, TOKEN_PATH, type AudienceFor } from './routes/token.js'
 import { resourceMetadataUrl, resourceUrl, type AuthorizationServerOptions, type ProtectedResourceOptions } from './routes/well-known.js'
 
 // What buildApp derives from a validated config: options for the plugins and routes it registers.
@@ -67,10 +68,21 @@ export function audiences (config: Config, signing: TokenSigning): AudienceFor {
   }
 }
 
-/** RFC 8414 metadata of the built-in token issuer, when its tokens name an issuer. */
-export function authorizationServer (config: Config, signing: TokenSigning, hostCheckedByName: () => boolean): AuthorizationServerOptions | undefined {
-  if (signing.issuer === undefined) return undefined
-  return { issuer: signing.issuer, publicUrl: config.server.publicUrl, hostCheckedByName, tokenPath: TOKEN_PATH, revocationPath: REVOCATION_PATH, scopes: calculatorScopes(config) }
+/**
+ * RFC 8414 metadata of the built-in token issuer, when its tokens name an issuer. private_key_jwt
+ * is listed only when some client is registered by key, with the algorithms such clients may use.
+ */
+export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, 'signing' | 'clientAssertions'>, hostCheckedByName: () => boolean): AuthorizationServerOptions | undefined {
+  if (issuer.signing.issuer === undefined) return undefined
+  return {
+    issuer: issuer.signing.issuer,
+    publicUrl: config.server.publicUrl,
+    hostCheckedByName,
+    tokenPath: TOKEN_PATH,
+    revocationPath: REVOCATION_PATH,
+    scopes: calculatorScopes(config),
+    assertionAlgorithms: issuer.clientAssertions?.algorithms ?? []
+  }
 }
 
 /**
@@ -88,9 +100,11 @@ export function hostRules (config: Config): OriginHostOptions {
   }
 }
 
-export function mcpOptions (config: Config, metadata: ProtectedResourceOptions | undefined): McpRoutesOptions {
+/** `tokenEndpoint`: the built-in token endpoint is on, so the servers advertise the OAuth client-credentials extension. */
+export function mcpOptions (config: Config, metadata: ProtectedResourceOptions | undefined, tokenEndpoint = false): McpRoutesOptions {
   return {
     ...config.mcp,
+    ...(tokenEndpoint ? { extensions: { [OAUTH_CLIENT_CREDENTIALS_EXTENSION]: {} } } : {}),
     ...(metadata === undefined ? {} : { resourceMetadataUrl: (request: FastifyRequest) => resourceMetadataUrl(request, metadata) })
   }
 }

@@ -155,7 +155,8 @@ async function registerPublicApi (app: FastifyInstance, config: Config, options:
         hook: { audit: app.mcpAuthAudit, throttle: api.mcpAuthLimits.throttle }
       })
       const sessionStore = app.hasDecorator('mcpAuthSessions') ? { sessionStore: app.mcpAuthSessions } : {}
-      await scope.register(mcpRoutes, { ...mcpOptions(config, metadata), ...options.mcp, ...sessionStore, audit: app.mcpAuthAudit })
+      const tokenEndpoint = app.hasDecorator('mcpAuthTokenIssuer')
+      await scope.register(mcpRoutes, { ...mcpOptions(config, metadata, tokenEndpoint), ...options.mcp, ...sessionStore, audit: app.mcpAuthAudit })
     })
     if (config.rateLimit.redisUrl !== undefined) app.mcpAuthReadiness.push({ name: 'rate-limit store', ready: api.mcpAuthLimits.ready })
   })
@@ -167,6 +168,7 @@ async function registerTokenRoutes (documents: FastifyInstance, config: Config, 
   const issuer = documents.mcpAuthTokenIssuer
   await documents.register(tokenRoutes, {
     clients: issuer.clients,
+    assertions: issuer.clientAssertions,
     service: issuer.service,
     verifyOwnToken: issuer.signing.verifyOwnToken,
     audienceFor: audiences(config, issuer.signing),
@@ -174,7 +176,7 @@ async function registerTokenRoutes (documents: FastifyInstance, config: Config, 
     audit: documents.mcpAuthAudit,
     throttle: documents.mcpAuthLimits.throttle
   })
-  const metadata = authorizationServer(config, issuer.signing, hostCheckedByName)
+  const metadata = authorizationServer(config, issuer, hostCheckedByName)
   if (metadata !== undefined) await documents.register(authorizationServerRoutes, metadata)
 }
 

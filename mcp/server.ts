@@ -1,4 +1,4 @@
-import { McpServer, type RegisteredTool } from '@modelcontextprotocol/server'
+import { McpServer, type RegisteredTool, type ServerCapabilities } from '@modelcontextprotocol/server'
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv'
 import type { Principal } from '../core/principal.js'
 import { registerCalculatorTools } from './calculator.js'
@@ -59,4 +59,23 @@ export const createCalculatorServer: CreateMcpServer = () => {
     }
   )
   return { server, directTools: registerCalculatorTools(server) }
+}
+
+/** Capability extensions by identifier, each with its settings (a JSON object; `{}` for none). */
+export type CapabilityExtensions = NonNullable<ServerCapabilities['extensions']>
+
+/**
+ * `create`, with every server it builds also advertising `extensions` in its capabilities
+ * (`capabilities.extensions`: in the 2026-07-28 `server/discover` result and the legacy
+ * `initialize` result alike). For what the deployment around the server offers, such as the
+ * OAuth client-credentials extension when the token endpoint is on: custom servers get it too.
+ */
+export function advertisingExtensions (create: CreateMcpServer, extensions: Readonly<CapabilityExtensions>): CreateMcpServer {
+  if (Object.keys(extensions).length === 0) return create
+  return (context) => {
+    const mounted = mountedServer(create(context))
+    // Merged with the server's own extensions; allowed only before it connects, which is later.
+    mounted.server.server.registerCapabilities({ extensions: { ...extensions } })
+    return mounted
+  }
 }

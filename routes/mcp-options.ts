@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { duration } from '../core/duration.js'
 import type { AccessCheck } from '../core/permissions.js'
 import type { AuditSink } from '../plugins/audit.js'
-import { createCalculatorServer, type CreateMcpServer } from '../mcp/server.js'
+import { createCalculatorServer, type CapabilityExtensions, type CreateMcpServer } from '../mcp/server.js'
 import { SessionStore } from '../mcp/sessions.js'
 
 const positiveDuration = duration.refine((ms) => ms > 0, 'expected a duration above zero')
@@ -51,6 +51,12 @@ const fn = <T>() => z.custom<T>((value) => typeof value === 'function', 'expecte
 /** `mcpRoutes` options: the `mcp` section plus what only code can give. */
 export const mcpRoutesOptionsSchema = mcpSectionSchema.extend({
   createServer: fn<CreateMcpServer>().default(() => createCalculatorServer),
+  /**
+   * Capability extensions every server built by createServer advertises besides its own (by
+   * identifier, each with its settings object), such as the OAuth client-credentials extension.
+   */
+  extensions: z.custom<CapabilityExtensions>((value) => typeof value === 'object' && value !== null && !Array.isArray(value) &&
+    Object.values(value).every((settings) => typeof settings === 'object' && settings !== null && !Array.isArray(settings)), 'expected { "<extension id>": { …settings } }').default({}),
   /** The URL clients use to reach this server, when it is behind a proxy: its host and origin are accepted. */
   publicUrl: z.url().optional(),
   /** Replaces the permission check (principal, tool, permission) => boolean | Promise<boolean>; errors deny. */

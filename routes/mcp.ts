@@ -9,6 +9,7 @@ import { JsonRpcCode, sendJsonRpcError } from '../core/jsonrpc.js'
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION } from '../mcp/protocol-versions.js'
 import { acceptsOf } from '../mcp/response-channel.js'
 import { ServerPool } from '../mcp/server-pool.js'
+import { advertisingExtensions } from '../mcp/server.js'
 import { ToolAccess } from '../mcp/tool-access.js'
 import { mcpRoutesOptionsSchema, type McpRoutesOptions, type ParsedMcpRoutesOptions } from './mcp-options.js'
 import { principalOf, statefulSessions, type LegacyRoute } from './mcp-sessions.js'
@@ -37,7 +38,8 @@ function bodyErrors (error: FastifyError, _request: FastifyRequest, reply: Fasti
  * its own, bound to the principal that opened it.
  */
 async function mcpRoutes (fastify: FastifyInstance, rawOptions: McpRoutesOptions): Promise<void> {
-  const options = parseOptions('mcp-routes', mcpRoutesOptionsSchema, rawOptions)
+  const parsed = parseOptions('mcp-routes', mcpRoutesOptionsSchema, rawOptions)
+  const options = { ...parsed, createServer: advertisingExtensions(parsed.createServer, parsed.extensions) }
   if (!fastify.hasRequestDecorator('principal')) {
     throw new MCP_AUTH_INVALID_OPTION('mcp-routes', 'scope: no auth strategy is registered in this scope; register one (or the none strategy) before the MCP routes')
   }

@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
+import type { ClientAssertions } from '../plugins/token-issuer/client-assertion.js'
 import { createClientAuthenticator, type ClientEntry } from '../plugins/token-issuer/client-credentials.js'
 import { quote, type FailedAuthThrottle } from '../core/authenticator.js'
 import { FailedAuthThrottled, MCP_AUTH_HOST_NOT_ALLOWED, OAuthError } from '../core/errors.js'
@@ -16,6 +17,8 @@ export type AudienceFor = (resource: string, request: FastifyRequest) => string 
 
 export interface TokenRoutesOptions {
   clients: readonly ClientEntry[]
+  /** private_key_jwt (RFC 7523 §2.2) client authentication; without it, assertions are refused. */
+  assertions?: ClientAssertions | undefined
   service: TokenService
   /** The claims of an access token this deployment signed, or undefined. */
   verifyOwnToken: (token: string) => Record<string, unknown> | undefined
@@ -34,8 +37,16 @@ export const TOKEN_PATH = '/oauth/token'
 export const REVOCATION_PATH = '/oauth/revoke'
 export const TOKEN_BODY_LIMIT = 16 * 1024
 
+/**
+ * The MCP extension for OAuth client credentials (ext-auth, SEP-1046): servers behind this token
+ * endpoint advertise it (value `{}`) in their capabilities, so machine clients know to use it.
+ */
+export const OAUTH_CLIENT_CREDENTIALS_EXTENSION = 'io.modelcontextprotocol/oauth-client-credentials'
+
 /** The parameters these endpoints read; every other one is ignored (RFC 6749 §3.2). */
-const KNOWN = ['grant_type', 'scope', 'refresh_token', 'resource', 'client_id', 'client_secret', 'token', 'token_type_hint'] as const
+const KNOWN = [
+  'grant_type', 'scope', 'refresh_token', 'resource', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'token', 'token_type_hint'
+] as const
 type Parameter = typeof KNOWN[number]
 
 interface TokenParameters {
@@ -104,7 +115,8 @@ function auditedClientCheck (verifyClient: ClientCheck, audit: AuditSink): Clien
         audit.auth(request, { strategy: 'client', outcome: 'throttled', reason: 'too_many_failures' })
         audit.rateLimited(request, 'failed_auth')
       } else if (error instanceof OAuthError && error.error === 'invalid_client') {
-        const sent = request.headers.authorization !== undefined || (request.body as Record<string, unknown> | undefined)?.client_id !== undefined
+        const body = request.body as Record<string, unknown> | undefined
+        const sent = request.headers.authorization !== undefined || body?.client_id !== undefined || body?.client_assertion !== undefined
         audit.auth(request, { strategy: 'client', outcome: 'failure', reason: sent ? 'invalid_credentials' : 'missing_credentials' })
       }
       throw error
@@ -147,7 +159,7 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
   fastify.removeContentTypeParser('text/plain')
   const routeOptions = { bodyLimit: options.bodyLimit ?? TOKEN_BODY_LIMIT }
 
-  const authenticateClient = auditedClientCheck(await createClientAuthenticator(fastify, options.clients, options.throttle), options.audit ?? requestLogAudit())
+  const authenticateClient = auditedClientCheck(await createClientAuthenticator(fastify, options.clients, options.throttle, options.assertions), options.audit ?? requestLogAudit())
 
   fastify.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')

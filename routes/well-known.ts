@@ -85,6 +85,8 @@ export interface AuthorizationServerOptions {
   tokenPath: string
   revocationPath: string
   scopes: readonly string[]
+  /** The algorithms of private_key_jwt clients' assertions; empty (the default): that method is not offered. */
+  assertionAlgorithms?: readonly string[]
 }
 
 /** RFC 8414 metadata for the built-in token endpoint, so clients can find it from the issuer. */
@@ -94,7 +96,10 @@ export async function authorizationServerRoutes (fastify: FastifyInstance, optio
     const base = baseUrl(request, { publicUrl: options.publicUrl, mcpPath: '', hostCheckedByName: options.hostCheckedByName })
     if (base === undefined) return unavailable(reply)
     reply.header('access-control-allow-origin', '*').header('cache-control', 'public, max-age=300')
-    const methods = ['client_secret_basic', 'client_secret_post']
+    const algorithms = options.assertionAlgorithms ?? []
+    const methods = ['client_secret_basic', 'client_secret_post', ...(algorithms.length > 0 ? ['private_key_jwt'] : [])]
+    // Required with private_key_jwt (RFC 8414 §2, and the MCP client-credentials extension).
+    const signing = algorithms.length > 0 ? { token_endpoint_auth_signing_alg_values_supported: algorithms, revocation_endpoint_auth_signing_alg_values_supported: algorithms } : {}
     return {
       issuer: options.issuer,
       token_endpoint: base + options.tokenPath,
@@ -102,6 +107,7 @@ export async function authorizationServerRoutes (fastify: FastifyInstance, optio
       grant_types_supported: ['client_credentials', 'refresh_token'],
       token_endpoint_auth_methods_supported: methods,
       revocation_endpoint_auth_methods_supported: methods,
+      ...signing,
       scopes_supported: options.scopes,
       // There is no authorization endpoint: only the client credentials and refresh grants.
       response_types_supported: []

@@ -1,6 +1,9 @@
-import { createPublicKey } from 'node:crypto'
+import { algorithmsOf, pemOfJwk, type JwtAlgorithm } from '../credentials/public-keys.js'
 import { isRecord } from './jwt-claims.js'
-import type { JwtAlgorithm } from './jwt-options.js'
+
+// The key rules (which algorithms a JWK may verify, RSA sizes) live in plugins/credentials/public-keys.ts:
+// the token endpoint's private_key_jwt clients use them too.
+export { algorithmsOf }
 
 export interface JwksOptions<V> {
   jwksUrl: string
@@ -33,39 +36,15 @@ interface PublishedKey<V> {
   source: string
 }
 
-/** As RFC 7518 §3.3 requires; shorter RSA keys are never used. */
-const MIN_RSA_BITS = 2048
-const RSA_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
-const CURVE_ALGORITHMS: Readonly<Record<string, Readonly<Record<string, readonly JwtAlgorithm[]>>>> = {
-  EC: { 'P-256': ['ES256'], 'P-384': ['ES384'], 'P-521': ['ES512'] },
-  OKP: { Ed25519: ['EdDSA'], Ed448: ['EdDSA'] }
-}
-
-/**
- * What a published key may verify: its own `alg` when it names one, otherwise what its type and
- * curve allow; in both cases only among the configured algorithms. Symmetric (`oct`) keys,
- * encryption keys and keys that publish private material are never used.
- */
-export function algorithmsOf (jwk: Record<string, unknown>, configured: readonly JwtAlgorithm[]): JwtAlgorithm[] {
-  if ((jwk.use !== undefined && jwk.use !== 'sig') || 'd' in jwk) return []
-  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return []
-  const byType = jwk.kty === 'RSA'
-    ? RSA_ALGORITHMS
-    : typeof jwk.kty === 'string' && typeof jwk.crv === 'string' ? CURVE_ALGORITHMS[jwk.kty]?.[jwk.crv] ?? [] : []
-  const allowed = jwk.alg === undefined ? byType : byType.filter((algorithm) => algorithm === jwk.alg)
-  return allowed.filter((algorithm) => configured.includes(algorithm))
-}
-
 type PublishedKeys<V> = Map<string, Array<PublishedKey<V>>>
 
 /** A JWK with its verifier, or nothing when the key is not one to use. */
 function publishedKey<V> (jwk: Record<string, unknown>, source: string, options: JwksOptions<V>): PublishedKey<V> | undefined {
   const algorithms = algorithmsOf(jwk, options.algorithms)
   if (algorithms.length === 0) return undefined
+  const pem = pemOfJwk(jwk)
+  if (pem === undefined) return undefined
   try {
-    const publicKey = createPublicKey({ key: jwk, format: 'jwk' })
-    if ((publicKey.asymmetricKeyDetails?.modulusLength ?? MIN_RSA_BITS) < MIN_RSA_BITS) return undefined
-    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
     return { algorithms, verifier: options.verifierFor(pem, algorithms), source }
   } catch {
     return undefined

@@ -3,10 +3,9 @@ import { z } from 'zod'
 import { duration } from '../../core/duration.js'
 import { issueOptionsSchema } from '../token-issuer/options.js'
 import { MCP_AUTH_INVALID_OPTION } from '../../core/errors.js'
+import { HMAC_ALGORITHMS, PUBLIC_KEY_ALGORITHMS, type JwtAlgorithm } from '../credentials/public-keys.js'
 
-export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
-export const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
-export type JwtAlgorithm = typeof HMAC_ALGORITHMS[number] | typeof PUBLIC_KEY_ALGORITHMS[number]
+export { HMAC_ALGORITHMS, PUBLIC_KEY_ALGORITHMS, type JwtAlgorithm } from '../credentials/public-keys.js'
 
 export const MIN_HMAC_SECRET_BYTES = 32
 

@@ -1,14 +1,51 @@
 import { z } from 'zod'
 import { duration } from '../../core/duration.js'
 import { permissionsSchema } from '../../core/options.js'
+import { PUBLIC_KEY_ALGORITHMS } from '../credentials/public-keys.js'
 import { parsePasswordHash } from '../credentials/password-hash.js'
+import { clientKeysOf, MAX_CLIENT_KEYS } from './client-keys.js'
 
-const issueClientSchema = z.strictObject({
+const assertionAlgorithm = z.enum(PUBLIC_KEY_ALGORITHMS, {
+  error: (issue) => `algorithm "${String(issue.input)}" is refused for private_key_jwt: asymmetric ones only (${PUBLIC_KEY_ALGORITHMS.join(', ')}); never none or HS*`
+})
+
+const issueClientObject = z.strictObject({
   id: z.string().min(1),
-  secretHash: z.string().refine((hash) => parsePasswordHash(hash) !== undefined, 'expected the output of `fastify-mcp-auth hash-password`'),
+  /** client_secret_basic / client_secret_post: the scrypt hash of the client secret. */
+  secretHash: z.string().refine((hash) => parsePasswordHash(hash) !== undefined, 'expected the output of `fastify-mcp-auth hash-password`').optional(),
   secret: z.never({ error: 'plain client secrets are refused: store secretHash, the output of `fastify-mcp-auth hash-password`' }).optional(),
+  /** private_key_jwt (RFC 7523 §2.2): the client's public key, PEM. */
+  publicKey: z.string().min(1).optional(),
+  /** private_key_jwt: the client's public keys as a JWKS (several keys, for rotation). */
+  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_CLIENT_KEYS) }).optional(),
+  /** private_key_jwt: the algorithms its assertions may use (default: each key's own). */
+  algorithms: z.array(assertionAlgorithm).min(1).optional(),
   permissions: permissionsSchema
 })
+
+type IssueClientInput = z.output<typeof issueClientObject>
+
+/** One way to authenticate per client, and keys that can verify the algorithms it is pinned to. */
+function checkClientAuthentication (client: IssueClientInput, ctx: z.RefinementCtx): void {
+  const methods = [client.secretHash, client.publicKey, client.jwks].filter((method) => method !== undefined).length
+  if (methods !== 1) {
+    ctx.addIssue({ code: 'custom', message: 'a client authenticates one way: give exactly one of secretHash (client_secret_basic/post) or publicKey or jwks (private_key_jwt)' })
+    return
+  }
+  if (client.secretHash !== undefined) {
+    if (client.algorithms !== undefined) ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'algorithms is for clients registered by key (publicKey or jwks)' })
+    return
+  }
+  const kids = client.jwks?.keys.map((jwk) => jwk.kid).filter((kid) => kid !== undefined) ?? []
+  if (new Set(kids).size !== kids.length) ctx.addIssue({ code: 'custom', path: ['jwks', 'keys'], message: 'key ids (kid) must be unique' })
+  const read = clientKeysOf(client)
+  if (!('problems' in read)) return
+  for (const { index, message } of read.problems) {
+    ctx.addIssue({ code: 'custom', path: client.jwks === undefined ? ['publicKey'] : ['jwks', 'keys', index], message })
+  }
+}
+
+const issueClientSchema = issueClientObject.superRefine(checkClientAuthentication)
 
 /** The built-in token endpoint: client credentials and refresh tokens, for deployments that sign their own tokens. */
 export const issueOptionsSchema = z.strictObject({
@@ -20,7 +57,9 @@ export const issueOptionsSchema = z.strictObject({
    * A used refresh token presented again within this time of its rotation is a duplicate
    * submission (refused, nothing revoked); later, it is reuse and its whole family is revoked.
    */
-  refreshReuseInterval: duration.default(2000)
+  refreshReuseInterval: duration.default(2000),
+  /** private_key_jwt: the longest a client assertion may live (exp − iat, or exp − now without iat). */
+  assertionMaxLifetime: duration.refine((ms) => ms > 0, 'expected a duration above zero').default(5 * 60_000)
 })
 
 export type IssueOptions = z.output<typeof issueOptionsSchema>

@@ -5,6 +5,7 @@ import { parseOptions } from '../../core/options.js'
 import type { ScopeHierarchy } from '../../core/permissions.js'
 import type { TokenSigning } from '../../core/signing.js'
 import { createTokenStore, RedisTokenStore, tokenStoreOptionsSchema, type StoreConfig, type TokenStore } from '../token-store/index.js'
+import { createClientAssertions, type ClientAssertions } from './client-assertion.js'
 import { issueOptionsSchema, type IssueClient } from './options.js'
 import { revocationKeys, TokenService } from './token-service.js'
 
@@ -21,6 +22,8 @@ export interface TokenIssuer {
   readonly service: TokenService
   readonly store: TokenStore
   readonly signing: TokenSigning
+  /** private_key_jwt client authentication; undefined when the tokens name no issuer (the only `aud` an assertion may have). */
+  readonly clientAssertions: ClientAssertions | undefined
   /** Whether a verified token has been revoked (throws when the store cannot answer: fail closed). */
   isRevoked: (claims: Readonly<Record<string, unknown>>) => Promise<boolean>
 }
@@ -62,11 +65,15 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
     scopeHierarchy,
     onReuse: ({ clientId, family }) => fastify.log.warn({ event: 'security', reason: 'refresh_token_reuse', principal: clientId, family }, 'a used refresh token was presented again: its family is revoked')
   })
+  const clientAssertions = signing.issuer === undefined
+    ? undefined
+    : createClientAssertions({ clients: issue.clients, issuer: signing.issuer, store, maxLifetime: issue.assertionMaxLifetime })
   fastify.decorate('mcpAuthTokenIssuer', {
     clients: issue.clients,
     service,
     store,
     signing,
+    clientAssertions,
     isRevoked: async (claims) => {
       const keys = revocationKeys(claims)
       return keys.length > 0 && await store.anyExists(keys)

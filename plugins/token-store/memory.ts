@@ -65,6 +65,12 @@ export class MemoryTokenStore implements TokenStore {
     return value
   }
 
+  async rememberOnce (key: string, ttlMs: number): Promise<boolean> {
+    if (this.#live(key) !== undefined) return false
+    this.#set(key, '1', Math.max(1, Math.ceil(ttlMs)))
+    return true
+  }
+
   async ready (): Promise<boolean> {
     return true
   }

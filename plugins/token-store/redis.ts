@@ -74,6 +74,10 @@ export class RedisTokenStore implements TokenStore {
     return typeof value === 'string' ? value : undefined
   }
 
+  async rememberOnce (key: string, ttlMs: number): Promise<boolean> {
+    return (await this.#run(() => this.#redis.set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK'
+  }
+
   async ready (): Promise<boolean> {
     return await pings(this.#redis)
   }

@@ -24,6 +24,12 @@ export interface TokenStore {
    * wins, and nobody sees the key gone without the writes done (refresh-token rotation).
    */
   swap (key: string, writes: readonly StoreEntry[]): Promise<string | undefined>
+  /**
+   * Writes `key` for `ttlMs` (at least 1 ms) unless it exists: true when this call wrote it, false
+   * when it was already there. Of concurrent calls for one key exactly one gets true (SET NX PX):
+   * single-use values such as a client assertion's jti.
+   */
+  rememberOnce (key: string, ttlMs: number): Promise<boolean>
   /** Whether the store can answer right now (for readiness). */
   ready (): Promise<boolean>
   close (): Promise<void>

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,6 +10,7 @@ import { sha256 } from '../../plugins/credentials/compare.js'
 import { hashPassword } from '../../plugins/credentials/password-hash.js'
 
 const KEY = 'config-test-key-0123456789abcdefghij'
+const AGENT_PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString().trimEnd()
 
 function problemsOf (fn: () => unknown): string[] {
   try {
@@ -146,6 +148,7 @@ t.test('every shipped example config is valid', async (t) => {
     INTROSPECTION_ENDPOINT: 'https://auth.example.com/token/introspection',
     INTROSPECTION_CLIENT_SECRET: 'the introspection client secret',
     REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 }),
+    AGENT_PUBLIC_KEY_FILE: join(t.testdir({ 'agent.pub.pem': AGENT_PUBLIC_KEY + '\n' }), 'agent.pub.pem'),
     // Only read for access when the config is checked: any readable file stands in for the PEMs.
     TLS_CERT_FILE: fileURLToPath(import.meta.url),
     TLS_KEY_FILE: fileURLToPath(import.meta.url),
@@ -160,6 +163,7 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt-or-api-key.yaml': ['jwt', 'api-key'],
     'jwt-oidc.yaml': 'jwt',
     'jwt-issuer.yaml': 'jwt',
+    'jwt-issuer-private-key-jwt.yaml': 'jwt',
     'jwt-issuers.yaml': 'jwt',
     'trusted-header.yaml': 'trusted-header',
     'mtls.yaml': 'mtls',
@@ -171,4 +175,6 @@ t.test('every shipped example config is valid', async (t) => {
     const config = loadConfigFile(join(dirname(DEFAULT_CONFIG_FILE), name), { env })
     t.same(config.auth.strategy, strategy, name)
   }
+  const keyed = loadConfigFile(join(dirname(DEFAULT_CONFIG_FILE), 'jwt-issuer-private-key-jwt.yaml'), { env })
+  t.equal(keyed.auth.jwt?.issue?.clients[0]?.publicKey, AGENT_PUBLIC_KEY, 'publicKeyFile is read like a secret file')
 })

@@ -26,6 +26,12 @@ export interface IssuingOptions {
   refreshReuseInterval?: number | null
   /** The rateLimit section (default: the test default, no failed-auth throttle). */
   rateLimit?: Record<string, unknown>
+  /** Clients registered by key (private_key_jwt), after the secret clients: entries as a config file gives them. */
+  keyClients?: ReadonlyArray<Record<string, unknown>>
+  /** auth.jwt.issuer (default ISSUER): the only `aud` a client assertion may carry. */
+  issuer?: string
+  /** server.port (default: a free one). */
+  port?: number
 }
 
 const DEFAULT_CLIENTS = [
@@ -40,17 +46,18 @@ export function issuingConfig (redisUrl?: string, options: IssuingOptions = {}):
     if (secretHash === undefined) throw new Error(`no hash for client ${client.id}: use REPORTING or ADMIN`)
     return { id: client.id, secretHash, permissions }
   })
-  const audience = options.audience === undefined ? `${ISSUER}/mcp` : options.audience
-  const publicUrl = options.publicUrl === undefined ? ISSUER : options.publicUrl
+  const issuer = options.issuer ?? ISSUER
+  const audience = options.audience === undefined ? `${issuer}/mcp` : options.audience
+  const publicUrl = options.publicUrl === undefined ? issuer : options.publicUrl
   return testConfig({
-    ...(publicUrl === null ? {} : { server: { publicUrl } }),
+    server: { ...(publicUrl === null ? {} : { publicUrl }), ...(options.port === undefined ? {} : { port: options.port }) },
     auth: {
       strategy: 'jwt',
       jwt: {
         secret: JWT_SECRET,
-        issuer: ISSUER,
+        issuer,
         ...(audience === null ? {} : { audience }),
-        issue: { clients, ...(options.refreshReuseInterval === null ? {} : { refreshReuseInterval: options.refreshReuseInterval ?? 0 }) }
+        issue: { clients: [...clients, ...options.keyClients ?? []], ...(options.refreshReuseInterval === null ? {} : { refreshReuseInterval: options.refreshReuseInterval ?? 0 }) }
       }
     },
     ...(redisUrl === undefined ? {} : { store: { redisUrl } }),

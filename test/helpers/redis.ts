@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import type { Test } from 'tap'
 import { onPath, whenAvailable } from './external.js'
+import { freePort } from './ports.js'
 
 export interface RedisServer {
   url: string
@@ -14,17 +15,6 @@ export interface RedisServer {
 const HOW_TO = 'install redis-server (Debian: apt-get install redis-server) or point REDIS_URL at a Redis the tests may use'
 const binary = onPath('redis-server')
 const external = process.env.REDIS_URL === undefined || process.env.REDIS_URL === '' ? undefined : process.env.REDIS_URL
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
 
 async function answersPing (port: number): Promise<boolean> {
   return await new Promise((resolve) => {

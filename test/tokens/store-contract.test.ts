@@ -40,6 +40,13 @@ async function contract (t: Test, stores: () => [TokenStore, TokenStore]): Promi
   const winners = swaps.flatMap((value, i) => value === 'once' ? [i] : [])
   t.equal(winners.length, 1, 'of concurrent swaps exactly one wins')
   t.equal(await b.get('winner'), String(winners[0]), 'and only its writes are made')
+
+  t.equal(await a.rememberOnce('once', 60_000), true, 'rememberOnce of a new key writes it')
+  t.equal(await b.rememberOnce('once', 60_000), false, 'a second rememberOnce of it is refused, from any client')
+  t.equal(await a.anyExists(['once']), true)
+  const remembers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).rememberOnce('contested-once', 60_000)))
+  t.equal(remembers.filter((first) => first).length, 1, 'of concurrent rememberOnce calls exactly one writes the key')
+  t.equal(await a.rememberOnce('no-lifetime', 0), true, 'a lifetime of 0 still remembers the key (for at least 1 ms)')
 }
 
 t.test('memory store', async (t) => {
@@ -55,6 +62,12 @@ t.test('memory store', async (t) => {
   t.equal(await store.get('short'), undefined, 'gone when its lifetime ends')
   await store.put('swept', 'v', 10)
   now += 10
+  t.equal(await store.rememberOnce('remembered', 500), true)
+  now += 499
+  t.equal(await store.rememberOnce('remembered', 500), false, 'remembered for its lifetime')
+  now += 1
+  t.equal(await store.rememberOnce('remembered', 500), true, 'and free again once it ends')
+  now += 500
   store.sweep()
   t.equal(store.size, 0, 'the sweep drops expired entries: nothing grows without bound')
 })
@@ -80,6 +93,9 @@ redisTest(t, 'Redis store (a real Redis), shared by two clients', async (t, redi
   const swapped = await inspect.pttl('contract:to')
   t.ok(swapped > 0 && swapped <= 5000, `swap writes with the lifetime given, under the prefix (PTTL ${swapped})`)
   t.equal(await inspect.exists('contract:from', 'from', 'to'), 0, 'and nothing outside it')
+  await store.rememberOnce('jti', 5000)
+  const remembered = await inspect.pttl('contract:jti')
+  t.ok(remembered > 0 && remembered <= 5000, `rememberOnce writes with the lifetime given, under the prefix (PTTL ${remembered})`)
 })
 
 redisTest(t, 'an unreachable Redis fails closed', async (t, redis) => {
@@ -87,7 +103,7 @@ redisTest(t, 'an unreachable Redis fails closed', async (t, redis) => {
   t.teardown(() => store.close())
   await store.connected(3000)
   await redis.stop()
-  const operations: Array<() => Promise<unknown>> = [() => store.get('k'), () => store.put('k', 'v', 1000), () => store.take('k'), () => store.anyExists(['k']), () => store.swap('k', [{ key: 'l', value: 'v', ttlMs: 1000 }])]
+  const operations: Array<() => Promise<unknown>> = [() => store.get('k'), () => store.put('k', 'v', 1000), () => store.take('k'), () => store.anyExists(['k']), () => store.swap('k', [{ key: 'l', value: 'v', ttlMs: 1000 }]), () => store.rememberOnce('k', 1000)]
   for (const operation of operations) {
     await t.rejects(operation(), { code: 'MCP_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
   }
