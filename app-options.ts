@@ -5,7 +5,7 @@ import type { TokenSigning } from './core/signing.js'
 import type { Config } from './deployment.js'
 import { calculatorTools } from './mcp/calculator.js'
 import { ToolAccess } from './mcp/tool-access.js'
-import { authorizationServersOf, openAccessStrategy } from './plugins/auth/registry.js'
+import { authorizationServersOf, openAccessStrategy, tokenIssuingOf } from './plugins/auth/registry.js'
 import type { OriginHostOptions } from './plugins/origin-host.js'
 import type { TokenIssuer } from './plugins/token-issuer/plugin.js'
 import type { McpRoutesOptions } from './routes/mcp.js'
@@ -42,7 +42,8 @@ export function protectedResource (config: Config, hostCheckedByName: () => bool
     mcpPath: config.mcp.path,
     authorizationServers,
     scopes: calculatorScopes(config),
-    resourceName: 'fastify-mcp-auth calculator'
+    resourceName: 'fastify-mcp-auth calculator',
+    certificateBoundTokens: tokenIssuingOf(config.auth)?.issue.certificateBoundTokens === true
   }
 }
 
@@ -72,7 +73,7 @@ export function audiences (config: Config, signing: TokenSigning): AudienceFor {
  * RFC 8414 metadata of the built-in token issuer, when its tokens name an issuer. private_key_jwt
  * is listed only when some client is registered by key, with the algorithms such clients may use.
  */
-export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, 'signing' | 'clientAssertions'>, hostCheckedByName: () => boolean): AuthorizationServerOptions | undefined {
+export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, 'signing' | 'clientAssertions' | 'certificateBoundTokens'>, hostCheckedByName: () => boolean): AuthorizationServerOptions | undefined {
   if (issuer.signing.issuer === undefined) return undefined
   return {
     issuer: issuer.signing.issuer,
@@ -81,7 +82,8 @@ export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, '
     tokenPath: TOKEN_PATH,
     revocationPath: REVOCATION_PATH,
     scopes: calculatorScopes(config),
-    assertionAlgorithms: issuer.clientAssertions?.algorithms ?? []
+    assertionAlgorithms: issuer.clientAssertions?.algorithms ?? [],
+    certificateBoundTokens: issuer.certificateBoundTokens
   }
 }
 

@@ -174,7 +174,8 @@ async function registerTokenRoutes (documents: FastifyInstance, config: Config, 
     audienceFor: audiences(config, issuer.signing),
     bodyLimit: Math.min(config.server.bodyLimit, TOKEN_BODY_LIMIT),
     audit: documents.mcpAuthAudit,
-    throttle: documents.mcpAuthLimits.throttle
+    throttle: documents.mcpAuthLimits.throttle,
+    certificateBoundTokens: issuer.certificateBoundTokens
   })
   const metadata = authorizationServer(config, issuer, hostCheckedByName)
   if (metadata !== undefined) await documents.register(authorizationServerRoutes, metadata)

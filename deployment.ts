@@ -44,7 +44,7 @@ function checkClientCertificates (config: { server: ServerSection, auth: AuthSec
     ctx.addIssue({
       code: 'custom',
       path: ['auth', 'strategy'],
-      message: `strategy ${name} reads client certificates: set server.tls (certFile, keyFile and caFile, the CA that issues them), or its forwarded option behind a TLS-terminating proxy`
+      message: `strategy ${name} reads client certificates from the TLS handshake as configured: set server.tls (certFile, keyFile and caFile, the CA that issues them)`
     })
   }
 }

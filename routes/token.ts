@@ -7,6 +7,7 @@ import { quote, type FailedAuthThrottle } from '../core/authenticator.js'
 import { FailedAuthThrottled, MCP_AUTH_HOST_NOT_ALLOWED, OAuthError } from '../core/errors.js'
 import type { TokenService } from '../plugins/token-issuer/token-service.js'
 import type { Principal } from '../core/principal.js'
+import { thumbprintOf, tlsCertificateOf } from '../plugins/auth/client-certificate.js'
 
 /**
  * RFC 8707: the `aud` of a token for `resource` (an absolute URI, normalized by WHATWG URL):
@@ -31,6 +32,8 @@ export interface TokenRoutesOptions {
   audit?: AuditSink | undefined
   /** The failed-authentication limits, shared with the MCP endpoint's (see plugins/rate-limits.ts). */
   throttle?: FailedAuthThrottle | undefined
+  /** RFC 8705: bind access tokens to the TLS client certificate of the token request (required then). */
+  certificateBoundTokens?: boolean | undefined
 }
 
 export const TOKEN_PATH = '/oauth/token'
@@ -149,6 +152,13 @@ function oauthErrors (realm: string) {
   }
 }
 
+/** RFC 8705 §3: the thumbprint of the client certificate the TLS handshake verified; without one, nothing to bind to. */
+function requiredThumbprint (request: FastifyRequest): string {
+  const tls = tlsCertificateOf(request)
+  if (tls.kind !== 'verified') throw new OAuthError('invalid_request', 'this endpoint issues certificate-bound tokens (RFC 8705): connect with a client certificate issued by the configured CA')
+  return thumbprintOf(tls.der)
+}
+
 /**
  * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh, RFC 8707 resource) and the
  * revocation endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
@@ -175,7 +185,11 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
     request.log.info({ event: 'token', principal: client.id, grant: supported ? grantType : 'other' }, 'token request')
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
     if (!supported) throw new OAuthError('unsupported_grant_type', 'supported grant types: client_credentials, refresh_token')
-    const grant = { scope: params.get('scope'), audience: audience(params.resources, request, options.audienceFor) }
+    const grant = {
+      scope: params.get('scope'),
+      audience: audience(params.resources, request, options.audienceFor),
+      ...(options.certificateBoundTokens === true ? { certificateThumbprint: requiredThumbprint(request) } : {})
+    }
     if (grantType === 'client_credentials') return await options.service.issue(client.id, client.permissions, grant)
     const refreshToken = params.get('refresh_token')
     if (refreshToken === undefined) throw new OAuthError('invalid_request', 'refresh_token is required')

@@ -46,6 +46,8 @@ export interface ProtectedResourceOptions extends ResourceLocation {
   authorizationServers: readonly string[]
   scopes: readonly string[]
   resourceName?: string
+  /** RFC 9728 §2: this resource accepts certificate-bound tokens (RFC 8705) from its clients. */
+  certificateBoundTokens?: boolean
 }
 
 /**
@@ -68,7 +70,8 @@ export default async function wellKnownRoutes (fastify: FastifyInstance, options
       authorization_servers: options.authorizationServers,
       scopes_supported: options.scopes,
       bearer_methods_supported: ['header'],
-      ...(options.resourceName === undefined ? {} : { resource_name: options.resourceName })
+      ...(options.resourceName === undefined ? {} : { resource_name: options.resourceName }),
+      ...(options.certificateBoundTokens === true ? { tls_client_certificate_bound_access_tokens: true } : {})
     }
   }
   const preflight = async (_request: FastifyRequest, reply: FastifyReply) => cors(reply).code(204).send()
@@ -87,6 +90,8 @@ export interface AuthorizationServerOptions {
   scopes: readonly string[]
   /** The algorithms of private_key_jwt clients' assertions; empty (the default): that method is not offered. */
   assertionAlgorithms?: readonly string[]
+  /** RFC 8705 §3.3: access tokens are bound to the client certificate of the token request. */
+  certificateBoundTokens?: boolean
 }
 
 /** RFC 8414 metadata for the built-in token endpoint, so clients can find it from the issuer. */
@@ -109,6 +114,7 @@ export async function authorizationServerRoutes (fastify: FastifyInstance, optio
       revocation_endpoint_auth_methods_supported: methods,
       ...signing,
       scopes_supported: options.scopes,
+      ...(options.certificateBoundTokens === true ? { tls_client_certificate_bound_access_tokens: true } : {}),
       // There is no authorization endpoint: only the client credentials and refresh grants.
       response_types_supported: []
     }

@@ -61,8 +61,9 @@ export const strategies = {
     recognizes: (credential) => !credential.includes(':'),
     // Only URLs can name an authorization server: an issuer such as "my-service" publishes nothing.
     authorizationServers: (options) => issuersOf(options).flatMap((issuer) => issuer.authorizationServers ?? (issuer.issuer !== undefined && /^https?:\/\//.test(issuer.issuer) ? [issuer.issuer] : [])),
-    // Certificate-bound tokens (RFC 8705 cnf) are checked against the TLS client certificate.
-    clientCertificates: () => 'optional'
+    // Certificate-bound tokens (RFC 8705 cnf) are checked against the TLS client certificate;
+    // issuing them needs one at the token endpoint.
+    clientCertificates: (options) => options.issue?.certificateBoundTokens === true ? 'required' : 'optional'
   }),
   introspection: entry({
     configKey: 'introspection',

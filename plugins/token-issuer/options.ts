@@ -59,7 +59,12 @@ export const issueOptionsSchema = z.strictObject({
    */
   refreshReuseInterval: duration.default(2000),
   /** private_key_jwt: the longest a client assertion may live (exp − iat, or exp − now without iat). */
-  assertionMaxLifetime: duration.refine((ms) => ms > 0, 'expected a duration above zero').default(5 * 60_000)
+  assertionMaxLifetime: duration.refine((ms) => ms > 0, 'expected a duration above zero').default(5 * 60_000),
+  /**
+   * RFC 8705: bind every access token to the TLS client certificate the token request came with
+   * (`cnf.x5t#S256`); a request without a verified certificate is refused. Needs server.tls.caFile.
+   */
+  certificateBoundTokens: z.boolean().default(false)
 })
 
 export type IssueOptions = z.output<typeof issueOptionsSchema>

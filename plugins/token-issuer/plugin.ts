@@ -24,6 +24,8 @@ export interface TokenIssuer {
   readonly signing: TokenSigning
   /** private_key_jwt client authentication; undefined when the tokens name no issuer (the only `aud` an assertion may have). */
   readonly clientAssertions: ClientAssertions | undefined
+  /** RFC 8705: access tokens are bound to the client certificate of the token request. */
+  readonly certificateBoundTokens: boolean
   /** Whether a verified token has been revoked (throws when the store cannot answer: fail closed). */
   isRevoked: (claims: Readonly<Record<string, unknown>>) => Promise<boolean>
 }
@@ -74,6 +76,7 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
     store,
     signing,
     clientAssertions,
+    certificateBoundTokens: issue.certificateBoundTokens,
     isRevoked: async (claims) => {
       const keys = revocationKeys(claims)
       return keys.length > 0 && await store.anyExists(keys)

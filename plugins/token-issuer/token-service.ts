@@ -30,6 +30,8 @@ export interface GrantRequest {
   scope?: string | undefined
   /** The token's `aud` (from RFC 8707 `resource`); undefined keeps the default audience. */
   audience?: string | undefined
+  /** RFC 8705: the client certificate's `x5t#S256`, to bind the access token to (`cnf`). */
+  certificateThumbprint?: string | undefined
 }
 
 export const DEFAULT_REUSE_INTERVAL = 2000
@@ -133,7 +135,7 @@ export class TokenService {
   /** A new pair, starting a new family (client credentials grant); `held`: the client's permissions. */
   async issue (clientId: string, held: readonly string[], request: GrantRequest = {}): Promise<TokenResponse> {
     const permissions = narrowScope(held, request.scope, this.#options.scopeHierarchy)
-    const { response, entry } = this.#mint(clientId, permissions, permissions, randomUUID(), request.audience)
+    const { response, entry } = this.#mint(clientId, permissions, permissions, randomUUID(), request)
     await this.#options.store.put(entry.key, entry.value, entry.ttlMs)
     return response
   }
@@ -150,7 +152,7 @@ export class TokenService {
     if (current === undefined) throw invalidGrant()
     // The family's grant, bounded by what the config gives the client today, narrowed by `scope`.
     const permissions = narrowScope(intersectScopes(record.permissions, current, scopeHierarchy), request.scope, scopeHierarchy)
-    const { response, entry } = this.#mint(clientId, permissions, record.permissions, record.family, request.audience)
+    const { response, entry } = this.#mint(clientId, permissions, record.permissions, record.family, request)
     // One atomic step: the token is gone, its used record and the new refresh token are there.
     const used: StoreEntry = { key: keys.used(refreshToken), value: JSON.stringify({ ...record, rotatedAt: this.#now() }), ttlMs: remaining }
     if (await store.swap(keys.refresh(refreshToken), [used, entry]) === undefined) return await this.#refused(clientId, refreshToken)
@@ -190,9 +192,10 @@ export class TokenService {
   }
 
   /** A signed access token and a new refresh token, not stored yet: `entry` is what to store. */
-  #mint (clientId: string, permissions: string[], grant: string[], family: string, audience: string | undefined): { response: TokenResponse, entry: StoreEntry } {
+  #mint (clientId: string, permissions: string[], grant: string[], family: string, { audience, certificateThumbprint }: GrantRequest): { response: TokenResponse, entry: StoreEntry } {
     const { sign, accessTokenTtl, refreshTokenTtl } = this.#options
-    const access = sign({ sub: clientId, permissions, ttl: accessTokenTtl, extra: { fam: family, client_id: clientId }, ...(audience === undefined ? {} : { audience }) })
+    const cnf = certificateThumbprint === undefined ? {} : { cnf: { 'x5t#S256': certificateThumbprint } }
+    const access = sign({ sub: clientId, permissions, ttl: accessTokenTtl, extra: { fam: family, client_id: clientId, ...cnf }, ...(audience === undefined ? {} : { audience }) })
     const refreshToken = randomBytes(32).toString('base64url')
     const record: RefreshRecord = { family, clientId, permissions: grant, expiresAt: this.#now() + refreshTokenTtl }
     return {

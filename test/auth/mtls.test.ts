@@ -147,7 +147,7 @@ t.test('the options and their TLS settings are checked when the config is read',
   const dir = t.testdir({})
   const tls = pki.tlsFiles(dir)
   t.throws(() => testConfig({ auth: { strategy: 'mtls', mtls: { clients } } }),
-    { message: /auth\.strategy: strategy mtls reads client certificates: set server\.tls \(certFile, keyFile and caFile/ }, 'no CA and no proxy: nothing could deliver a certificate')
+    { message: /auth\.strategy: strategy mtls reads client certificates from the TLS handshake as configured: set server\.tls \(certFile, keyFile and caFile/ }, 'no CA and no proxy: nothing could deliver a certificate')
   t.throws(() => testConfig({ server: { tls }, auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: API_KEY, permissions: ['*'] }] } } }),
     { message: /server\.tls\.caFile: client certificates would be requested but no chosen strategy checks them: choose jwt or mtls, or remove caFile/ })
   t.throws(() => testConfig({ server: { tls }, auth: { strategy: 'mtls', mtls: { clients: [{ id: 'x', fingerprint: pinned.fingerprint, san: 'DNS:x.test', permissions: [] }] } } }),

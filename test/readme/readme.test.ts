@@ -230,7 +230,7 @@ t.test('every JSON block parses; the client setups open the server with their UR
 
 t.test('every YAML block is a valid config, or a valid part of one', async (t) => {
   const base = { auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: 'yaml-block-key-0123456789abcdefgh', permissions: ['*'] }] } } }
-  const env = { REDIS_URL: 'redis://127.0.0.1:6379', MCP_BEARER_TOKEN: 'b'.repeat(20), METRICS_KEY: 'metrics-key-0123456789abcdef', CALCULATOR_API_KEY: 'k'.repeat(20), JWT_SECRET: 'j'.repeat(40), INTROSPECTION_CLIENT_SECRET: 'introspection-client-secret' }
+  const env = { REPORTING_SECRET_HASH: await hashPassword('the client secret', FAST_SCRYPT), REDIS_URL: 'redis://127.0.0.1:6379', MCP_BEARER_TOKEN: 'b'.repeat(20), METRICS_KEY: 'metrics-key-0123456789abcdef', CALCULATOR_API_KEY: 'k'.repeat(20), JWT_SECRET: 'j'.repeat(40), INTROSPECTION_CLIENT_SECRET: 'introspection-client-secret' }
   const yamlBlocks = blocks('yaml')
   t.ok(yamlBlocks.length >= 5, `${yamlBlocks.length} YAML blocks`)
   for (const text of yamlBlocks) {
