@@ -9,6 +9,11 @@ export interface BenchRedis {
   scriptCalls: () => number
   /** Calls per command name so far (INFO excluded). */
   commandStats: () => Record<string, number>
+  /**
+   * Reads Redis has done from its clients' sockets so far (INFO stats total_reads_processed): one
+   * per batch of commands a client sent together, so per request it counts round trips.
+   */
+  reads: () => number
   stop: () => Promise<void>
 }
 
@@ -43,6 +48,7 @@ export async function startRedis (): Promise<BenchRedis | undefined> {
   return {
     url: `redis://127.0.0.1:${port}`,
     commandStats,
+    reads: () => Number(/^total_reads_processed:(\d+)/m.exec(execFileSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' }))?.[1] ?? NaN),
     commands: () => Object.values(commandStats()).reduce((sum, calls) => sum + calls, 0),
     scriptCalls: () => Object.entries(commandStats()).filter(([name]) => SCRIPT_CALLS.has(name)).reduce((sum, [, calls]) => sum + calls, 0),
     stop: async () => {

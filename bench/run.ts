@@ -87,7 +87,7 @@ async function measureAll (scenarios: Scenario[]) {
   if (redis !== undefined) {
     await add(NAMES.limitsRedis, async () => ({
       ...await mcpScenario(configs, 'api-key', 'stateless', { name: NAMES.limitsRedis, edit: (doc) => { doc.rateLimit = limits(redis.url) } }),
-      counters: { 'Redis script calls': redis.scriptCalls, 'Redis commands': redis.commands }
+      counters: { 'Redis round trips': redis.reads, 'Redis script calls': redis.scriptCalls, 'Redis commands': redis.commands }
     }))
   }
   // Every request from the next of 10,000 subjects: far more principals than the server pool (mcp.maxServers, 1,000) keeps.

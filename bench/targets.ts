@@ -91,8 +91,8 @@ export function targets (results: BenchResults): TargetLine[] {
   if (results.redisSkipped !== undefined && redis === undefined) lines.push({ target: '4. limits in Redis', measured: `skipped: ${results.redisSkipped}`, verdict: 'not run' })
   else {
     const per = (name: string): string => spread(redis?.runs.map((run) => run.perRequest?.[name] ?? NaN) ?? [])
-    const commands = redis === undefined ? '' : `; per request: ${per('Redis script calls')} Redis round trips (script calls), ${per('Redis commands')} Redis commands (those run inside the scripts included)`
-    const trips = median(redis?.runs.map((run) => run.perRequest?.['Redis script calls'] ?? NaN) ?? [])
+    const commands = redis === undefined ? '' : `; per request: ${per('Redis round trips')} Redis round trips (socket reads), ${per('Redis script calls')} script calls, ${per('Redis commands')} Redis commands (those run inside the scripts included)`
+    const trips = median(redis?.runs.map((run) => run.perRequest?.['Redis round trips'] ?? NaN) ?? [])
     if (redis === undefined) rowTarget('4. limits in Redis', redis)
     else lines.push({ target: `4. limits in Redis: at most ${THRESHOLDS.redisRoundTrips} Redis round trip per request`, measured: ratioText(redis) + commands, verdict: verdictOf(redis, trips <= THRESHOLDS.redisRoundTrips) })
   }

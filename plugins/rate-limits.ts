@@ -112,33 +112,33 @@ function failedAuthThrottle (create: Create, limit: Limit): FailedAuthThrottle {
 const principalOf = (request: FastifyRequest): string => request.principal == null ? '' : principalKey(request.principal)
 
 /**
- * All requests per verified principal. A `preParsing` hook: it runs after every `onRequest` hook
- * (authentication included) and before the body is read, so an unauthenticated client can never
- * spend a principal's budget, whatever order the plugins were registered in.
+ * All requests per verified principal, and tools/call per principal and tool, in one `preHandler`
+ * hook: it runs after authentication whatever order the plugins were registered in, and once the
+ * body names the tools. Every counter a request touches is asked at once, so with Redis they share
+ * one round trip (ioredis pipelines commands issued together). The principal's limit is judged
+ * first; a request it refuses has still counted towards its tools' limits.
  */
-function addPrincipalLimit (fastify: FastifyInstance, create: Create, limit: Limit, audit: AuditSink): void {
-  const limiter = create(limit, (request) => `p:${principalOf(request)}`)
-  fastify.addHook('preParsing', async function principalRateLimit (request, reply) {
-    if (request.principal == null) return
-    const result = await check(limiter, request)
-    limitHeaders(reply, result)
-    if (exceeded(result)) refuse(audit, request, reply, 'principal', result)
-  })
-}
-
-/** tools/call per principal and tool: a `preHandler`, once the body names the tool. */
-function addToolLimits (fastify: FastifyInstance, create: Create, tools: ReadonlyArray<[string, Limit]>, audit: AuditSink): void {
+function addLimits (fastify: FastifyInstance, create: Create, principal: Limit | undefined, tools: ReadonlyArray<[string, Limit]>, audit: AuditSink): void {
+  const perPrincipal = principal === undefined ? undefined : create(principal, (request) => `p:${principalOf(request)}`)
   const current = new WeakMap<FastifyRequest, string>()
-  const limiters = new Map(tools.map(([tool, limit]) => [tool, create(limit, (request) => `t:${current.get(request) ?? ''}:${principalOf(request)}`)]))
-  fastify.addHook('preHandler', async function toolRateLimit (request, reply) {
+  const perTool = new Map(tools.map(([tool, limit]) => [tool, create(limit, (request) => `t:${current.get(request) ?? ''}:${principalOf(request)}`)]))
+  fastify.addHook('preHandler', async function rateLimit (request, reply) {
     if (request.principal == null) return
-    for (const tool of toolsCalled(request)) {
-      const limiter = limiters.get(tool)
+    const toolChecks: Array<[string, Promise<LimitResult>]> = []
+    for (const tool of perTool.size === 0 ? [] : toolsCalled(request)) {
+      const limiter = perTool.get(tool)
       if (limiter === undefined) continue
+      // The key generator reads the tool synchronously, when the check starts.
       current.set(request, tool)
-      const result = await check(limiter, request)
-      if (exceeded(result)) refuse(audit, request, reply, tool, result)
+      toolChecks.push([tool, check(limiter, request)])
     }
+    const principalCheck = perPrincipal === undefined ? undefined : check(perPrincipal, request)
+    const [principalResult, toolResults] = await Promise.all([principalCheck, Promise.all(toolChecks.map(async ([tool, result]) => [tool, await result] as const))])
+    if (principalResult !== undefined) {
+      limitHeaders(reply, principalResult)
+      if (exceeded(principalResult)) refuse(audit, request, reply, 'principal', principalResult)
+    }
+    for (const [tool, result] of toolResults) if (exceeded(result)) refuse(audit, request, reply, tool, result)
   })
 }
 
@@ -159,9 +159,9 @@ async function rateLimitsPlugin (fastify: FastifyInstance, rawOptions: RateLimit
   await fastify.register(rateLimit, { global: false, skipOnError: false, nameSpace: 'fastify-mcp-auth-rl:', ...(redis === undefined ? {} : { redis }) })
   const create: Create = (limit, key) => fastify.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key })
 
-  if (options.max !== undefined) addPrincipalLimit(fastify, create, { max: options.max, timeWindow: options.timeWindow }, audit)
   const tools = Object.entries(options.tools)
-  if (tools.length > 0) addToolLimits(fastify, create, tools, audit)
+  const principal = options.max === undefined ? undefined : { max: options.max, timeWindow: options.timeWindow }
+  if (principal !== undefined || tools.length > 0) addLimits(fastify, create, principal, tools, audit)
   fastify.decorate('mcpAuthLimits', {
     throttle: options.failedAuth === false ? undefined : failedAuthThrottle(create, options.failedAuth),
     ready: async () => redis === undefined || await pings(redis)

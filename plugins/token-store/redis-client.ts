@@ -12,7 +12,9 @@ export function createRedis (url: string, keyPrefix?: string): Redis {
     maxRetriesPerRequest: 0,
     commandTimeout: 2000,
     connectTimeout: 2000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000)
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    // Commands issued in the same tick (a request's rate-limit counters) travel in one write.
+    enableAutoPipelining: true
   })
   // Connection errors surface through failed commands; without a listener ioredis prints them.
   redis.on('error', () => {})

@@ -32,7 +32,7 @@ t.test('options are validated when the plugin is registered, naming the option',
 t.test('rate limits in a host app: the per-principal limit counts only authenticated requests, whatever the registration order', async (t) => {
   const app = Fastify({ logger: false })
   await app.register(async (scope) => {
-    // Registered before the strategy: the limit is a preParsing hook, so authentication still comes first.
+    // Registered before the strategy: the limits are a preHandler hook, so authentication still comes first.
     await scope.register(rateLimits, { max: 2, timeWindow: 60_000, failedAuth: false })
     await scope.register(apiKeyAuth, { keys: [{ id: 'ci', key: API_KEY, permissions: ['*'] }] })
     scope.get('/work', async (request) => ({ who: request.principal?.id }))
