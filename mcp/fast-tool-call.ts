@@ -35,6 +35,44 @@ async function UNAVAILABLE (): Promise<never> {
   throw new Error('a direct tool cannot send progress, logs or requests; leave this tool out of directTools')
 }
 
+const NO_HTTP = Object.freeze({})
+
+/**
+ * `ctx.mcpReq` of a direct call. A class rather than an object literal with a getter: one is
+ * built per call, and a literal's accessor costs several microseconds to create.
+ */
+class DirectRequest {
+  readonly id: number
+  readonly method = 'tools/call'
+  readonly requestState = NO_STATE
+  readonly notify = UNAVAILABLE
+  readonly send = UNAVAILABLE
+  readonly log = UNAVAILABLE
+  readonly elicitInput = UNAVAILABLE
+  readonly requestSampling = UNAVAILABLE
+  readonly #signal: () => AbortSignal
+
+  constructor (id: number, signal: () => AbortSignal) {
+    this.id = id
+    this.#signal = signal
+  }
+
+  /** Made on first read: most tools never look. */
+  get signal (): AbortSignal {
+    return this.#signal()
+  }
+}
+
+class DirectToolContext {
+  readonly mcpReq: DirectRequest
+  readonly http: Readonly<{ authInfo?: MessageExtraInfo['authInfo'] }>
+
+  constructor (mcpReq: DirectRequest, http: Readonly<{ authInfo?: MessageExtraInfo['authInfo'] }>) {
+    this.mcpReq = mcpReq
+    this.http = http
+  }
+}
+
 function isPlainObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -140,20 +178,7 @@ export class DirectToolCalls implements ToolCallFastPath {
   }
 
   /** What a direct tool's handler receives: its request, its caller, a lazily created abort signal. */
-  #context (id: number, extra: MessageExtraInfo, signal: () => AbortSignal): Record<string, unknown> {
-    return {
-      mcpReq: {
-        id,
-        method: 'tools/call',
-        get signal () { return signal() },
-        requestState: NO_STATE,
-        notify: UNAVAILABLE,
-        send: UNAVAILABLE,
-        log: UNAVAILABLE,
-        elicitInput: UNAVAILABLE,
-        requestSampling: UNAVAILABLE
-      },
-      http: extra.authInfo === undefined ? {} : { authInfo: extra.authInfo }
-    }
+  #context (id: number, extra: MessageExtraInfo, signal: () => AbortSignal): DirectToolContext {
+    return new DirectToolContext(new DirectRequest(id, signal), extra.authInfo === undefined ? NO_HTTP : { authInfo: extra.authInfo })
   }
 }
