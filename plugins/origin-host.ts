@@ -60,16 +60,16 @@ function hostName (host: string): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0] ?? host
 }
 
-export function hostAllowed (host: string | undefined, allowed: readonly string[] | undefined): boolean {
-  if (allowed === undefined || allowed.includes('*')) return true
-  if (host === undefined || host === '') return false
-  const lower = host.toLowerCase()
-  const name = hostName(lower)
-  return allowed.some((entry) => {
-    const want = entry.toLowerCase()
-    // An entry without a port (`localhost`) accepts its name on any port.
-    return want === lower || (name === want && hostName(want) === want)
-  })
+/** A Host rule compiled once: exact `name:port` entries, and names (entries without a port) that accept any port. */
+export function hostMatcher (allowed: readonly string[] | undefined): (host: string | undefined) => boolean {
+  if (allowed === undefined || allowed.includes('*')) return () => true
+  const exact = new Set(allowed.map((entry) => entry.toLowerCase()))
+  const anyPort = new Set([...exact].filter((entry) => hostName(entry) === entry))
+  return (host) => {
+    if (host === undefined || host === '') return false
+    const lower = host.toLowerCase()
+    return exact.has(lower) || anyPort.has(hostName(lower))
+  }
 }
 
 export function originAllowed (origin: string, host: string | undefined, allowed: readonly string[] | undefined): boolean {
@@ -89,6 +89,8 @@ export function originAllowed (origin: string, host: string | undefined, allowed
 
 interface Rules {
   hosts: readonly string[] | undefined
+  /** `hosts`, compiled. */
+  hostAllowed: (host: string | undefined) => boolean
   origins: readonly string[]
 }
 
@@ -97,7 +99,7 @@ function defaultRules (options: OriginHostOptions, loopbackOnly: boolean): Rules
   const publicUrl = options.publicUrl === undefined ? undefined : new URL(options.publicUrl)
   const hosts = options.allowedHosts ?? (loopbackOnly ? [...LOOPBACK_HOSTS, ...(publicUrl === undefined ? [] : [publicUrl.host])] : publicUrl === undefined ? undefined : [publicUrl.host])
   const origins = options.allowedOrigins ?? [...(loopbackOnly ? LOOPBACK_ORIGINS : []), ...(publicUrl === undefined ? [] : [publicUrl.origin])]
-  return { hosts, origins }
+  return { hosts, hostAllowed: hostMatcher(hosts), origins }
 }
 
 /**
@@ -129,7 +131,7 @@ async function originHostPlugin (fastify: FastifyInstance, options: OriginHostOp
     : (reply: FastifyReply, _done: HookHandlerDoneFunction, error: Error) => { sendJsonRpcError(reply, 403, JsonRpcCode.ServerError, `Forbidden: ${error.message}`) }
   fastify.addHook('onRequest', function checkOriginAndHost (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const host = request.headers.host
-    if (checkHosts && !hostAllowed(host, rules.hosts)) {
+    if (checkHosts && !rules.hostAllowed(host)) {
       refuse(reply, done, new MCP_AUTH_HOST_NOT_ALLOWED())
       return
     }
