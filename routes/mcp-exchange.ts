@@ -92,7 +92,8 @@ function refusals (exchange: Exchange, denied: DeniedCall[]): Refusals {
 export async function legacyExchange (exchange: Exchange, batch: { messages: JSONRPCMessage[], batch: boolean }, transport: LegacyTransport): Promise<FastifyReply> {
   const started = performance.now()
   const checked = refuseDenied(exchange, batch.messages)
-  const { denied, answered } = await checked
+  // Awaited only when the access check is asynchronous: most requests need no extra turn.
+  const { denied, answered } = checked instanceof Promise ? await checked : checked
   if (answered) return exchange.reply
   // Other strategies: each refused call gets a JSON-RPC error in its place; the rest runs.
   const refused = new Map(denied.map((d) => [d.id, d]))
@@ -101,7 +102,7 @@ export async function legacyExchange (exchange: Exchange, batch: { messages: JSO
   const channel = new ResponseChannel(exchange.reply, exchange.accepts)
   const served = await transport.dispatch(allowed, extraFor(exchange.principal), channel)
   auditToolCalls(exchange, requests, served, started, 'legacy')
-  await filterToolLists(exchange, requests, served, 'legacy')
+  if (listsTools(requests)) await filterToolLists(exchange, requests, served, 'legacy')
   let responses = served
   if (refused.size > 0) {
     let next = 0
@@ -136,14 +137,14 @@ export async function modernExchange (exchange: Exchange, message: JSONRPCMessag
   }
   const started = performance.now()
   const checked = refuseDenied(exchange, [message])
-  const { denied, answered } = await checked
+  const { denied, answered } = checked instanceof Promise ? await checked : checked
   if (answered) return reply
   const channel = new ResponseChannel(reply, exchange.accepts)
   if (denied[0] !== undefined) return channel.finish(200, deniedResponse(denied[0]))
   const { response, status } = await endpoint.transport.dispatch(message, extraFor(principal), channel)
   const responses = [response]
   auditToolCalls(exchange, [message], responses, started, 'modern')
-  await filterToolLists(exchange, [message], responses, 'modern')
+  if (message.method === 'tools/list') await filterToolLists(exchange, [message], responses, 'modern')
   return channel.finish(status, responses[0] as JSONRPCResponse)
 }
 
@@ -175,6 +176,10 @@ function auditToolCalls (exchange: Exchange, requests: readonly JSONRPCRequest[]
       ...(context.audit.includeArguments ? { arguments: params?.arguments } : {})
     })
   })
+}
+
+function listsTools (requests: readonly JSONRPCRequest[]): boolean {
+  return requests.some((message) => message.method === 'tools/list')
 }
 
 /** Replaces, in place, each tools/list response with the tools the principal may use. */
