@@ -1,16 +1,7 @@
-import { compile as compileTrust } from '@fastify/proxy-addr'
 import { z } from 'zod'
 import { permissionsSchema } from '../../core/options.js'
 import { fingerprintOf } from './client-certificate.js'
-
-function compiles (proxies: readonly string[]): boolean {
-  try {
-    compileTrust([...proxies])
-    return true
-  } catch {
-    return false
-  }
-}
+import { proxyListSchema } from './proxy-list.js'
 
 const fingerprint = z.string().refine((value) => /^[0-9a-f]{64}$/.test(fingerprintOf(value)), 'expected a SHA-256 fingerprint: 64 hex digits, colons allowed')
 const san = z.string().regex(/^(DNS|URI|email|IP):\S+$/, 'expected TYPE:value with TYPE one of DNS, URI, email, IP')
@@ -39,8 +30,7 @@ export const mtlsOptionsSchema = z.strictObject({
   forwarded: z.strictObject({
     /** RFC 9440 `Client-Cert` (`:base64 DER:`) or a URL-encoded PEM (nginx `$ssl_client_escaped_cert`). */
     header: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name').default('client-cert'),
-    proxies: z.array(z.string().min(1)).min(1, 'name at least one proxy address')
-      .refine(compiles, 'expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)')
+    proxies: proxyListSchema
   }).optional(),
   realm: z.string().min(1).default('mcp')
 })

@@ -1,4 +1,3 @@
-import { compile as compileTrust } from '@fastify/proxy-addr'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { accepted, invalid, missing, type AuthOutcome, type Authenticator } from '../../core/authenticator.js'
@@ -8,6 +7,7 @@ import { frozenPrincipal, type Principal } from '../../core/principal.js'
 import { certificateFacts, fingerprintOf, forwardedCertificate, tlsCertificateOf, type CertificateFacts } from './client-certificate.js'
 import { registerStrategy, type StrategyRegistration } from './hook.js'
 import { mtlsOptionsSchema, type MtlsClient, type MtlsOptions } from './mtls-options.js'
+import { proxyMatcher } from './proxy-list.js'
 
 export { mtlsOptionsSchema, type MtlsOptions } from './mtls-options.js'
 
@@ -46,7 +46,7 @@ export function createMtlsAuthenticator (_fastify: FastifyInstance | undefined, 
   const match = clientMatcher(parsed.clients)
   const forwarded = parsed.forwarded
   const header = forwarded?.header.toLowerCase()
-  const trusted = forwarded === undefined ? undefined : compileTrust([...forwarded.proxies])
+  const trusted = forwarded === undefined ? undefined : proxyMatcher(forwarded.proxies)
   const challenge = `ClientCertificate realm=${quote(parsed.realm)}`
 
   const refuse = (request: FastifyRequest, reason: string, message: string): AuthOutcome => {
@@ -62,7 +62,7 @@ export function createMtlsAuthenticator (_fastify: FastifyInstance | undefined, 
   }
   const fromProxy = (request: FastifyRequest, value: string | string[]): AuthOutcome => {
     const peer = request.socket?.remoteAddress
-    if (trusted === undefined || peer === undefined || !trusted(peer, 0)) {
+    if (trusted === undefined || peer === undefined || !trusted(peer)) {
       return refuse(request, 'untrusted_peer', `${header ?? ''} sent by an address that is not a configured proxy: refused`)
     }
     const certificate = typeof value === 'string' ? forwardedCertificate(value) : undefined

@@ -1,4 +1,3 @@
-import { compile as compileTrust } from '@fastify/proxy-addr'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
@@ -7,22 +6,13 @@ import { quote } from '../../core/challenges.js'
 import { parseOptions, permissionsSchema } from '../../core/options.js'
 import { frozenPrincipal, type Principal } from '../../core/principal.js'
 import { registerStrategy, type StrategyRegistration } from './hook.js'
-
-function compiles (proxies: readonly string[]): boolean {
-  try {
-    compileTrust([...proxies])
-    return true
-  } catch {
-    return false
-  }
-}
+import { proxyListSchema, proxyMatcher } from './proxy-list.js'
 
 export const trustedHeaderOptionsSchema = z.strictObject({
   /** The header an identity-aware proxy sets to the user it authenticated. */
   header: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name').default('x-forwarded-user'),
   /** The proxies whose header is believed: addresses, CIDR ranges, or `loopback`/`linklocal`/`uniquelocal`. */
-  proxies: z.array(z.string().min(1)).min(1, 'name at least one proxy address')
-    .refine(compiles, 'expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)'),
+  proxies: proxyListSchema,
   /** The users the proxy may name, with their permissions. */
   users: z.array(z.strictObject({ id: z.string().min(1), permissions: permissionsSchema })).default([])
     .refine((users) => new Set(users.map((user) => user.id)).size === users.length, 'user ids must be unique'),
@@ -46,7 +36,7 @@ const USER_NAME = /^[^\s,;\p{Cc}]{1,256}$/u
 export function createTrustedHeaderAuthenticator (_fastify: FastifyInstance | undefined, options: TrustedHeaderOptions): Authenticator {
   const parsed = parseOptions('trusted-header', trustedHeaderOptionsSchema, options)
   const header = parsed.header.toLowerCase()
-  const trusted = compileTrust([...parsed.proxies])
+  const trusted = proxyMatcher(parsed.proxies)
   const users = new Map(parsed.users.map((user) => [user.id, frozenPrincipal({ id: user.id, strategy: 'trusted-header', permissions: [...user.permissions] })]))
   const defaultPermissions = parsed.defaultPermissions
   const principalFor = (id: string): Principal | undefined =>
@@ -61,7 +51,7 @@ export function createTrustedHeaderAuthenticator (_fastify: FastifyInstance | un
       const user = request.headers[header]
       if (user === undefined || user === '') return missing
       const peer = request.socket?.remoteAddress
-      if (peer === undefined || !trusted(peer, 0)) {
+      if (peer === undefined || !trusted(peer)) {
         request.log.warn({ event: 'auth', strategy: 'trusted-header', reason: 'untrusted_peer', peer }, `${header} sent by an address that is not a configured proxy: refused`)
         return invalid
       }
