@@ -118,9 +118,16 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
     await sessions.write(id, { ...session, pending })
     return reply.header('cache-control', 'no-store').redirect(CONSENT_PATH, 303)
   }
-  const created = await sessions.create({ pending })
-  setSessionCookie(reply, created.id, { secure: flow.secure, maxAge: Math.floor(sessions.ttl / 1000) })
-  return pageHeaders(reply, redirectUri).code(200).send(loginPage({ csrf: created.session.csrf, request: pending.id, clientName: client.name }))
+  // A session from an earlier visit is reused (a page reload costs no new store entry).
+  let csrf = session?.csrf
+  if (id !== undefined && session !== undefined) {
+    await sessions.write(id, { ...session, pending })
+  } else {
+    const created = await sessions.create({ pending })
+    setSessionCookie(reply, created.id, { secure: flow.secure, maxAge: Math.floor(sessions.ttl / 1000) })
+    csrf = created.session.csrf
+  }
+  return pageHeaders(reply, redirectUri).code(200).send(loginPage({ csrf: csrf ?? '', request: pending.id, clientName: client.name }))
 }
 
 /**
