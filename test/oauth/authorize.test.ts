@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { ADA, BOB, CookieJar, DESKTOP, driveLogin, hiddenField, loginConfig, postForm, type LoginConfigOptions } from '../helpers/login.js'
 import { authorizeUrl, loginPage, pkce, submitLogin } from '../helpers/pkce.js'
-import { oauthPost } from '../helpers/issuing.js'
+import { claimsOf, oauthPost } from '../helpers/issuing.js'
 import { freePort } from '../helpers/ports.js'
 import { listen, type TestServer } from '../helpers/server.js'
 
@@ -179,6 +179,17 @@ t.test('the code exchange: PKCE, redirect_uri, single use; a replay revokes what
   t.notOk(server.logs.text.includes(good) || server.logs.text.includes(first.verifier), 'neither code nor verifier is logged')
 })
 
+t.test('resource (RFC 8707): bound to the code and to the token\'s aud', async (t) => {
+  const { origin } = await started(t)
+  const { verifier, challenge } = pkce()
+  const resource = `${origin}/mcp`
+  const code = (await driveLogin(authorizeUrl(origin, challenge, { resource }))).searchParams.get('code') ?? ''
+  t.match(await exchange(origin, code, verifier, { resource: 'https://elsewhere.test/mcp' }), { status: 400, body: { error: 'invalid_target' } }, 'another resource at the token endpoint')
+  const issued = await exchange(origin, code, verifier, { resource })
+  t.equal(issued.status, 200, 'the code was not used up by a request refused before it was read')
+  t.equal(claimsOf(issued.body.access_token).aud, resource)
+})
+
 t.test('refresh rotation for a public client', async (t) => {
   const { origin } = await started(t)
   const { verifier, challenge } = pkce()
@@ -206,7 +217,10 @@ t.test('CSRF: the login form needs its session\'s token and a same-origin POST',
   }
   const noCookie = await postForm(new URL('/oauth/login', origin), new CookieJar(), new URLSearchParams({ csrf: hiddenField(html, 'csrf'), request: hiddenField(html, 'request'), ...ADA }))
   t.equal(noCookie.status, 403, 'without the session cookie')
-  t.equal((await submitLogin(origin, jar, html, ADA)).status, 303, 'the real form still works')
+  const reloaded = await loginPage(authorizeUrl(origin, pkce().challenge), jar)
+  t.equal(reloaded.response.headers.get('set-cookie'), null, 'a reload keeps its session')
+  t.equal((await submitLogin(origin, jar, html, ADA)).status, 403, 'a form of an earlier request of the session is refused')
+  t.equal((await submitLogin(origin, jar, reloaded.html, ADA)).status, 303, 'the current form works')
 })
 
 t.test('login brute force: 429 past the failed-auth throttle, per account', async (t) => {
