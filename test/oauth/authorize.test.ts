@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { ADA, BOB, CookieJar, DESKTOP, driveLogin, hiddenField, loginConfig, postForm, type LoginConfigOptions } from '../helpers/login.js'
 import { authorizeUrl, loginPage, pkce, submitLogin } from '../helpers/pkce.js'
+import { buildApp } from '../../app.js'
 import { claimsOf, oauthPost } from '../helpers/issuing.js'
 import { freePort } from '../helpers/ports.js'
 import { listen, type TestServer } from '../helpers/server.js'
@@ -58,6 +59,15 @@ t.test('the login page: markup, headers, cookie', async (t) => {
   ]) t.ok(html.includes(markup), markup)
 })
 
+t.test('with an https public URL the cookie is Secure and __Host- prefixed', async (t) => {
+  const app = await buildApp(loginConfig(0, { origin: 'https://calc.test' }))
+  t.teardown(async () => { await app.close() })
+  const url = authorizeUrl('https://calc.test', pkce().challenge)
+  const answer = await app.inject({ method: 'GET', url: url.pathname + url.search, headers: { host: 'calc.test' } })
+  t.equal(answer.statusCode, 200)
+  t.match(answer.headers['set-cookie'], /^__Host-mcp_login=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600; Secure$/)
+})
+
 t.test('a wrong password: 401 and the page again; audited without the password', async (t) => {
   const { server, origin } = await started(t)
   const jar = new CookieJar()
@@ -90,7 +100,7 @@ t.test('the consent page; Allow and Deny', async (t) => {
   t.equal(denied.status, 303)
   const location = new URL(denied.headers.get('location') ?? '')
   t.equal(location.origin + location.pathname, 'http://127.0.0.1:9/callback')
-  t.same([location.searchParams.get('error'), location.searchParams.get('state'), location.searchParams.get('iss')], ['access_denied', 'the-state', origin])
+  t.equal(location.search, `?error=access_denied&state=the-state&iss=${encodeURIComponent(origin)}`, 'exactly error, state and iss')
   const allowed = await driveLogin(authorizeUrl(origin, pkce().challenge))
   t.match(Object.fromEntries(allowed.searchParams), { code: /^[\w-]{43}$/, state: 'the-state', iss: origin })
 })
