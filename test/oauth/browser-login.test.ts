@@ -11,6 +11,8 @@ import { startOAuthServer } from '../helpers/oauth-server.js'
 
 const USER = 'ada'
 const PASSWORD = 'browser-login password ✓'
+/** mcp-remote's own callback server (`--host 127.0.0.1`), and where the browser lands on it. */
+const REDIRECT_URI = /^http:\/\/127\.0\.0\.1:\d+\/oauth\/callback$/
 const CALLBACK = /^http:\/\/127\.0\.0\.1:\d+\/oauth\/callback\?/
 /** mcp-remote's dynamic registration names the client so; the consent page shows it. */
 const MCP_REMOTE_CLIENT_NAME = 'MCP CLI Client'
@@ -34,10 +36,11 @@ browserTest(t, 'mcp-remote-client: browser login, consent, tools listed', async 
   t.teardown(remote.stop)
   const authorizeUrl = await remote.authorizeUrl()
   await remote.waitForLog(/Browser opened automatically/)
-  t.same(remote.openedUrls(), [authorizeUrl], 'mcp-remote opened the authorization URL in "the browser" (BROWSER)')
   const authorize = new URL(authorizeUrl)
+  // The printed URL encodes spaces as `+`, the opened one as `%20`: compare them parsed.
+  t.same(remote.openedUrls().map((url) => [...new URL(url).searchParams]), [[...authorize.searchParams]], 'mcp-remote opened the authorization URL in "the browser" (BROWSER)')
   t.equal(authorize.origin, server.origin, 'on the server\'s own authorization endpoint')
-  t.match(Object.fromEntries(authorize.searchParams), { response_type: 'code', code_challenge_method: 'S256', redirect_uri: CALLBACK, resource: server.url.href })
+  t.match(Object.fromEntries(authorize.searchParams), { response_type: 'code', code_challenge_method: 'S256', redirect_uri: REDIRECT_URI, resource: server.url.href })
 
   const page = await browser.newPage()
   await page.goto(authorizeUrl)
