@@ -9,6 +9,8 @@ import { authorizationServersOf, openAccessStrategy, tokenIssuingOf } from './pl
 import type { OriginHostOptions } from './plugins/origin-host.js'
 import type { TokenIssuer } from './plugins/token-issuer/plugin.js'
 import type { McpRoutesOptions } from './routes/mcp.js'
+import { AUTHORIZE_PATH, type AuthorizeRoutesOptions } from './routes/authorize.js'
+import { REGISTRATION_PATH } from './routes/registration.js'
 import { OAUTH_CLIENT_CREDENTIALS_EXTENSION, REVOCATION_PATH, TOKEN_PATH, type AudienceFor } from './routes/token.js'
 import { resourceMetadataUrl, resourceUrl, type AuthorizationServerOptions, type ProtectedResourceOptions } from './routes/well-known.js'
 
@@ -73,9 +75,12 @@ export function audiences (config: Config, signing: TokenSigning): AudienceFor {
  * RFC 8414 metadata of the built-in token issuer, when its tokens name an issuer. private_key_jwt
  * is listed only when some client is registered by key, with the algorithms such clients may use.
  */
-export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, 'signing' | 'clientAssertions' | 'certificateBoundTokens'>, hostCheckedByName: () => boolean): AuthorizationServerOptions | undefined {
+export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, 'signing' | 'clientAssertions' | 'certificateBoundTokens' | 'login'>, hostCheckedByName: () => boolean): AuthorizationServerOptions | undefined {
   if (issuer.signing.issuer === undefined) return undefined
+  const registration = issuer.login !== undefined && issuer.login.options.dynamicRegistration !== false
   return {
+    ...(issuer.login === undefined ? {} : { authorizationPath: AUTHORIZE_PATH }),
+    ...(registration ? { registrationPath: REGISTRATION_PATH } : {}),
     issuer: issuer.signing.issuer,
     publicUrl: config.server.publicUrl,
     hostCheckedByName,
@@ -85,6 +90,21 @@ export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, '
     assertionAlgorithms: issuer.clientAssertions?.algorithms ?? [],
     certificateBoundTokens: issuer.certificateBoundTokens
   }
+}
+
+/**
+ * The authorization endpoint and its pages, with `issue.login`. They need the tokens' issuer (the
+ * `iss` of every authorization response) and server.publicUrl (the origin their forms must come
+ * from, and whether the cookie is Secure): without either, start-up stops and says so.
+ */
+export function loginRoutes (config: Config, issuer: Pick<TokenIssuer, 'signing' | 'login'>): Omit<AuthorizeRoutesOptions, 'audit' | 'throttle'> | undefined {
+  const login = issuer.login
+  if (login === undefined) return undefined
+  const publicUrl = config.server.publicUrl
+  if (issuer.signing.issuer === undefined || publicUrl === undefined) {
+    throw new Error('auth.jwt.issue.login needs auth.jwt.issuer (the iss of authorization responses) and server.publicUrl (the origin of the login pages)')
+  }
+  return { issuer: issuer.signing.issuer, origin: new URL(publicUrl).origin, login, audienceFor: audiences(config, issuer.signing), scopeHierarchy: config.mcp.scopeHierarchy }
 }
 
 /**

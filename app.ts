@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import Fastify, { type FastifyError, type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import { deploymentContext, audiences, authorizationServer, hostRules, mcpOptions, protectedResource } from './app-options.js'
+import { deploymentContext, audiences, authorizationServer, hostRules, loginRoutes, mcpOptions, protectedResource } from './app-options.js'
 import { isLoopback } from './config/schema.js'
 import { errorBody, MCP_AUTH_INTERNAL, MCP_AUTH_NOT_FOUND } from './core/errors.js'
 import type { Config } from './deployment.js'
@@ -13,7 +13,9 @@ import { metrics } from './plugins/metrics.js'
 import { originHost } from './plugins/origin-host.js'
 import { rateLimits } from './plugins/rate-limits.js'
 import { tokenIssuer } from './plugins/token-issuer/plugin.js'
+import authorizeRoutes from './routes/authorize.js'
 import healthRoutes from './routes/health.js'
+import registrationRoutes from './routes/registration.js'
 import { createSessionStore, mcpRoutes, type McpRoutesOptions } from './routes/mcp.js'
 import metricsRoutes from './routes/metrics.js'
 import tokenRoutes, { TOKEN_BODY_LIMIT } from './routes/token.js'
@@ -175,10 +177,22 @@ async function registerTokenRoutes (documents: FastifyInstance, config: Config, 
     bodyLimit: Math.min(config.server.bodyLimit, TOKEN_BODY_LIMIT),
     audit: documents.mcpAuthAudit,
     throttle: documents.mcpAuthLimits.throttle,
-    certificateBoundTokens: issuer.certificateBoundTokens
+    certificateBoundTokens: issuer.certificateBoundTokens,
+    login: issuer.login === undefined ? undefined : { clients: issuer.login.clients, codes: issuer.login.codes }
   })
+  await registerLoginRoutes(documents, config)
   const metadata = authorizationServer(config, issuer, hostCheckedByName)
   if (metadata !== undefined) await documents.register(authorizationServerRoutes, metadata)
+}
+
+/** Interactive login (authorization endpoint, login and consent pages) and dynamic registration, with `issue.login`. */
+async function registerLoginRoutes (documents: FastifyInstance, config: Config): Promise<void> {
+  const issuer = documents.mcpAuthTokenIssuer
+  const login = loginRoutes(config, issuer)
+  if (login === undefined) return
+  await documents.register(authorizeRoutes, { ...login, audit: documents.mcpAuthAudit, throttle: documents.mcpAuthLimits.throttle })
+  const registration = login.login.options.dynamicRegistration
+  if (registration !== false) await documents.register(registrationRoutes, { clients: login.login.clients, ...registration, audit: documents.mcpAuthAudit })
 }
 
 declare module 'fastify' {

@@ -8,6 +8,8 @@ import { FailedAuthThrottled, MCP_AUTH_HOST_NOT_ALLOWED, OAuthError } from '../c
 import type { TokenService } from '../plugins/token-issuer/token-service.js'
 import type { Principal } from '../core/principal.js'
 import { thumbprintOf, tlsCertificateOf } from '../plugins/auth/client-certificate.js'
+import type { AuthorizationCodes } from '../plugins/token-issuer/authorization-codes.js'
+import type { PublicClient, PublicClientDirectory } from '../plugins/token-issuer/public-clients.js'
 
 /**
  * RFC 8707: the `aud` of a token for `resource` (an absolute URI, normalized by WHATWG URL):
@@ -34,6 +36,8 @@ export interface TokenRoutesOptions {
   throttle?: FailedAuthThrottle | undefined
   /** RFC 8705: bind access tokens to the TLS client certificate of the token request (required then). */
   certificateBoundTokens?: boolean | undefined
+  /** The authorization code grant for public clients (interactive login), when it is on. */
+  login?: { clients: PublicClientDirectory, codes: AuthorizationCodes } | undefined
 }
 
 export const TOKEN_PATH = '/oauth/token'
@@ -48,7 +52,8 @@ export const OAUTH_CLIENT_CREDENTIALS_EXTENSION = 'io.modelcontextprotocol/oauth
 
 /** The parameters these endpoints read; every other one is ignored (RFC 6749 §3.2). */
 const KNOWN = [
-  'grant_type', 'scope', 'refresh_token', 'resource', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'token', 'token_type_hint'
+  'grant_type', 'scope', 'refresh_token', 'resource', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'token', 'token_type_hint',
+  'code', 'redirect_uri', 'code_verifier'
 ] as const
 type Parameter = typeof KNOWN[number]
 
@@ -160,6 +165,40 @@ function requiredThumbprint (request: FastifyRequest): string {
 }
 
 /**
+ * A public client (token_endpoint_auth_method none): `client_id` in the body naming one, and no
+ * client authentication at all. Anything else is for the confidential clients' checks.
+ */
+async function publicClientOf (request: FastifyRequest, params: TokenParameters, login: TokenRoutesOptions['login']): Promise<PublicClient | undefined> {
+  const clientId = params.get('client_id')
+  if (login === undefined || clientId === undefined || request.headers.authorization !== undefined) return undefined
+  if (params.get('client_secret') !== undefined || params.get('client_assertion') !== undefined || params.get('client_assertion_type') !== undefined) return undefined
+  return await login.clients.find(clientId)
+}
+
+/** The grants of a public client: authorization_code (with PKCE) and refresh_token. */
+async function publicClientGrant (request: FastifyRequest, params: TokenParameters, client: PublicClient, options: TokenRoutesOptions & { login: NonNullable<TokenRoutesOptions['login']> }): Promise<unknown> {
+  const grantType = params.get('grant_type')
+  const audienceOfRequest = audience(params.resources, request, options.audienceFor)
+  request.log.info({ event: 'token', principal: client.id, grant: grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other' }, 'token request')
+  if (grantType === 'refresh_token') {
+    const refreshToken = params.get('refresh_token')
+    if (refreshToken === undefined) throw new OAuthError('invalid_request', 'refresh_token is required')
+    return await options.service.refresh(client.id, refreshToken, { scope: params.get('scope'), audience: audienceOfRequest })
+  }
+  if (grantType !== 'authorization_code') throw new OAuthError(grantType === undefined ? 'invalid_request' : 'unauthorized_client', 'a public client uses grant_type authorization_code (with PKCE) or refresh_token')
+  const code = params.get('code')
+  if (code === undefined) throw new OAuthError('invalid_request', 'code is required')
+  const [resource] = params.resources
+  const granted = await options.login.codes.redeem(code, {
+    clientId: client.id,
+    redirectUri: params.get('redirect_uri'),
+    codeVerifier: params.get('code_verifier'),
+    resource: resource === undefined ? undefined : new URL(resource).href
+  })
+  return await options.service.issueForUser({ clientId: client.id, subject: granted.user, family: granted.family, permissions: granted.permissions }, { audience: granted.audience })
+}
+
+/**
  * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh, RFC 8707 resource) and the
  * revocation endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
  */
@@ -169,7 +208,8 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
   fastify.removeContentTypeParser('text/plain')
   const routeOptions = { bodyLimit: options.bodyLimit ?? TOKEN_BODY_LIMIT }
 
-  const authenticateClient = auditedClientCheck(await createClientAuthenticator(fastify, options.clients, options.throttle, options.assertions), options.audit ?? requestLogAudit())
+  const audit = options.audit ?? requestLogAudit()
+  const authenticateClient = auditedClientCheck(await createClientAuthenticator(fastify, options.clients, options.throttle, options.assertions), audit)
 
   fastify.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
@@ -178,13 +218,19 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
 
   fastify.post(TOKEN_PATH, routeOptions, async function token (request: FastifyRequest, reply: FastifyReply) {
     const params = parameters(request.body)
+    const publicClient = await publicClientOf(request, params, options.login)
+    if (publicClient !== undefined && options.login !== undefined) {
+      audit.auth(request, { strategy: 'client', outcome: 'success', principal: publicClient.id, detail: 'public' })
+      return await publicClientGrant(request, params, publicClient, { ...options, login: options.login })
+    }
     const client = await authenticateClient(request, reply)
     const grantType = params.get('grant_type')
     const supported = grantType === 'client_credentials' || grantType === 'refresh_token'
     // Only a known grant type is logged: the field is the client's to fill.
     request.log.info({ event: 'token', principal: client.id, grant: supported ? grantType : 'other' }, 'token request')
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
-    if (!supported) throw new OAuthError('unsupported_grant_type', 'supported grant types: client_credentials, refresh_token')
+    if (grantType === 'authorization_code' && options.login !== undefined) throw new OAuthError('unauthorized_client', 'the authorization code grant is for public clients (client_id, no client authentication)')
+    if (!supported) throw new OAuthError('unsupported_grant_type', `supported grant types: client_credentials, refresh_token${options.login === undefined ? '' : ', authorization_code'}`)
     const grant = {
       scope: params.get('scope'),
       audience: audience(params.resources, request, options.audienceFor),

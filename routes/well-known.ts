@@ -1,3 +1,4 @@
+import { PUBLIC_CLIENT_AUTH_METHOD } from '../plugins/token-issuer/public-clients.js'
 import { errorBody, MCP_AUTH_NOT_FOUND } from '../core/errors.js'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
@@ -92,6 +93,24 @@ export interface AuthorizationServerOptions {
   assertionAlgorithms?: readonly string[]
   /** RFC 8705 §3.3: access tokens are bound to the client certificate of the token request. */
   certificateBoundTokens?: boolean
+  /** The authorization endpoint (authorization code + PKCE, interactive login), when it is on. */
+  authorizationPath?: string | undefined
+  /** RFC 7591 dynamic client registration, when it is on. */
+  registrationPath?: string | undefined
+}
+
+/** The RFC 8414 fields of the authorization code flow (what MCP clients' SDKs require of it). */
+function codeFlowFields (base: string, options: AuthorizationServerOptions): Record<string, unknown> {
+  if (options.authorizationPath === undefined) return { response_types_supported: [] }
+  return {
+    authorization_endpoint: base + options.authorizationPath,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207: every authorization response carries `iss`, so clients must check it.
+    authorization_response_iss_parameter_supported: true,
+    ...(options.registrationPath === undefined ? {} : { registration_endpoint: base + options.registrationPath })
+  }
 }
 
 /** RFC 8414 metadata for the built-in token endpoint, so clients can find it from the issuer. */
@@ -103,20 +122,22 @@ export async function authorizationServerRoutes (fastify: FastifyInstance, optio
     reply.header('access-control-allow-origin', '*').header('cache-control', 'public, max-age=300')
     const algorithms = options.assertionAlgorithms ?? []
     const methods = ['client_secret_basic', 'client_secret_post', ...(algorithms.length > 0 ? ['private_key_jwt'] : [])]
+    const codeFlow = options.authorizationPath !== undefined
     // Required with private_key_jwt (RFC 8414 §2, and the MCP client-credentials extension).
     const signing = algorithms.length > 0 ? { token_endpoint_auth_signing_alg_values_supported: algorithms, revocation_endpoint_auth_signing_alg_values_supported: algorithms } : {}
     return {
       issuer: options.issuer,
       token_endpoint: base + options.tokenPath,
       revocation_endpoint: base + options.revocationPath,
-      grant_types_supported: ['client_credentials', 'refresh_token'],
-      token_endpoint_auth_methods_supported: methods,
+      grant_types_supported: ['client_credentials', 'refresh_token', ...(codeFlow ? ['authorization_code'] : [])],
+      // `none`: public clients of the code flow (PKCE instead of a secret).
+      token_endpoint_auth_methods_supported: codeFlow ? [...methods, PUBLIC_CLIENT_AUTH_METHOD] : methods,
       revocation_endpoint_auth_methods_supported: methods,
       ...signing,
       scopes_supported: options.scopes,
       ...(options.certificateBoundTokens === true ? { tls_client_certificate_bound_access_tokens: true } : {}),
-      // There is no authorization endpoint: only the client credentials and refresh grants.
-      response_types_supported: []
+      // Without interactive login there is no authorization endpoint: only the client credentials and refresh grants.
+      ...codeFlowFields(base, options)
     }
   })
 }

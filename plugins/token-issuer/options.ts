@@ -4,6 +4,11 @@ import { permissionsSchema } from '../../core/options.js'
 import { PUBLIC_KEY_ALGORITHMS } from '../credentials/public-keys.js'
 import { parsePasswordHash } from '../credentials/password-hash.js'
 import { clientKeysOf, MAX_CLIENT_KEYS } from './client-keys.js'
+import { isAllowedRedirectUri } from './redirect-uris.js'
+
+const MAX_REDIRECT_URIS = 10
+
+const redirectUri = z.string().max(2000).refine(isAllowedRedirectUri, 'expected an absolute https URL, or http on a loopback host (127.0.0.1, [::1], localhost), without a fragment')
 
 const assertionAlgorithm = z.enum(PUBLIC_KEY_ALGORITHMS, {
   error: (issue) => `algorithm "${String(issue.input)}" is refused for private_key_jwt: asymmetric ones only (${PUBLIC_KEY_ALGORITHMS.join(', ')}); never none or HS*`
@@ -20,6 +25,10 @@ const issueClientObject = z.strictObject({
   jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_CLIENT_KEYS) }).optional(),
   /** private_key_jwt: the algorithms its assertions may use (default: each key's own). */
   algorithms: z.array(assertionAlgorithm).min(1).optional(),
+  /** A public client of the authorization code flow (token_endpoint_auth_method none): its exact redirect URIs. */
+  redirectUris: z.array(redirectUri).min(1).max(MAX_REDIRECT_URIS).optional(),
+  /** What the consent page calls a public client (default: its id). */
+  name: z.string().min(1).max(100).optional(),
   permissions: permissionsSchema
 })
 
@@ -28,6 +37,12 @@ type IssueClientInput = z.output<typeof issueClientObject>
 /** One way to authenticate per client, and keys that can verify the algorithms it is pinned to. */
 function checkClientAuthentication (client: IssueClientInput, ctx: z.RefinementCtx): void {
   const methods = [client.secretHash, client.publicKey, client.jwks].filter((method) => method !== undefined).length
+  if (client.redirectUris !== undefined) {
+    // Public clients only: a confidential client of the code flow would need client authentication there too.
+    if (methods !== 0 || client.algorithms !== undefined) ctx.addIssue({ code: 'custom', message: 'a client with redirectUris is a public client (authorization code + PKCE, no secret): give no secretHash, publicKey, jwks or algorithms' })
+    return
+  }
+  if (client.name !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'name is for public clients (with redirectUris)' })
   if (methods !== 1) {
     ctx.addIssue({ code: 'custom', message: 'a client authenticates one way: give exactly one of secretHash (client_secret_basic/post) or publicKey or jwks (private_key_jwt)' })
     return
@@ -47,10 +62,41 @@ function checkClientAuthentication (client: IssueClientInput, ctx: z.RefinementC
 
 const issueClientSchema = issueClientObject.superRefine(checkClientAuthentication)
 
+const loginUserSchema = z.strictObject({
+  username: z.string().min(1).max(200),
+  /** The scrypt hash of the password, as for Basic users (`passwordHashFile` reads it from a file). */
+  passwordHash: z.string().refine((hash) => parsePasswordHash(hash) !== undefined, 'expected the output of `fastify-mcp-auth hash-password`'),
+  password: z.never({ error: 'plain passwords are refused: store passwordHash, the output of `fastify-mcp-auth hash-password`' }).optional(),
+  permissions: permissionsSchema
+})
+
+/** Interactive login: the authorization code flow with PKCE, a login page and a consent page. */
+export const loginOptionsSchema = z.strictObject({
+  users: z.array(loginUserSchema).min(1, 'at least one user is required')
+    .refine((users) => new Set(users.map((u) => u.username.normalize('NFC'))).size === users.length, 'usernames must be unique'),
+  /** How long a sign-in lasts (the session cookie and its server-side record). */
+  sessionTtl: duration.refine((ms) => ms > 0, 'expected a duration above zero').default(10 * 60_000),
+  /** How long a user's consent to a client is remembered; 0: ask every time. */
+  consentTtl: duration.default(30 * 24 * 60 * 60_000),
+  /** RFC 7591 dynamic client registration at /oauth/register (public clients only); off unless set. */
+  dynamicRegistration: z.union([z.literal(false), z.strictObject({
+    /** How long a registration lives. */
+    ttl: duration.refine((ms) => ms > 0, 'expected a duration above zero').default(30 * 24 * 60 * 60_000),
+    /** Registrations per client address per timeWindow. */
+    max: z.coerce.number().int().positive().default(10),
+    timeWindow: duration.default(60 * 60_000),
+    /** The permissions a registered client may be granted at most (the user's own bound them too). */
+    permissions: permissionsSchema.default(['*'])
+  })]).default(false)
+})
+
+export type LoginOptions = z.output<typeof loginOptionsSchema>
+
 /** The built-in token endpoint: client credentials and refresh tokens, for deployments that sign their own tokens. */
 export const issueOptionsSchema = z.strictObject({
-  clients: z.array(issueClientSchema).min(1, 'at least one client is required')
+  clients: z.array(issueClientSchema).default([])
     .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, 'client ids must be unique'),
+  login: loginOptionsSchema.optional(),
   accessTokenTtl: duration.default(15 * 60_000),
   refreshTokenTtl: duration.default(24 * 60 * 60_000),
   /**
@@ -65,6 +111,13 @@ export const issueOptionsSchema = z.strictObject({
    * (`cnf.x5t#S256`); a request without a verified certificate is refused. Needs server.tls.caFile.
    */
   certificateBoundTokens: z.boolean().default(false)
+}).superRefine((issue, ctx) => {
+  if (issue.clients.length === 0 && (issue.login === undefined || issue.login.dynamicRegistration === false)) {
+    ctx.addIssue({ code: 'custom', path: ['clients'], message: 'at least one client is required (or login.dynamicRegistration)' })
+  }
+  if (issue.login === undefined && issue.clients.some((client) => client.redirectUris !== undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['login'], message: 'clients with redirectUris need login (users who sign in)' })
+  }
 })
 
 export type IssueOptions = z.output<typeof issueOptionsSchema>

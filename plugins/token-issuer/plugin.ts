@@ -6,7 +6,11 @@ import type { ScopeHierarchy } from '../../core/permissions.js'
 import type { TokenSigning } from '../../core/signing.js'
 import { createTokenStore, RedisTokenStore, tokenStoreOptionsSchema, type StoreConfig, type TokenStore } from '../token-store/index.js'
 import { createClientAssertions, type ClientAssertions } from './client-assertion.js'
-import { issueOptionsSchema, type IssueClient } from './options.js'
+import { AuthorizationCodes } from './authorization-codes.js'
+import { LoginSessions } from './login-sessions.js'
+import { createLoginUsers, type LoginUsers } from './login-users.js'
+import { issueOptionsSchema, type IssueClient, type LoginOptions } from './options.js'
+import { createPublicClientDirectory, type PublicClientDirectory } from './public-clients.js'
 import { revocationKeys, TokenService } from './token-service.js'
 
 export interface TokenIssuerOptions {
@@ -14,6 +18,15 @@ export interface TokenIssuerOptions {
   signing: TokenSigning
   store?: StoreConfig
   scopeHierarchy?: ScopeHierarchy
+}
+
+/** Interactive login (authorization code + PKCE), when `issue.login` is set. */
+export interface LoginFeatures {
+  readonly users: LoginUsers
+  readonly clients: PublicClientDirectory
+  readonly codes: AuthorizationCodes
+  readonly sessions: LoginSessions
+  readonly options: LoginOptions
 }
 
 /** What the token issuer offers the routes and the auth strategies of its app. */
@@ -26,6 +39,8 @@ export interface TokenIssuer {
   readonly clientAssertions: ClientAssertions | undefined
   /** RFC 8705: access tokens are bound to the client certificate of the token request. */
   readonly certificateBoundTokens: boolean
+  /** The authorization code flow's parts; undefined without `issue.login`. */
+  readonly login: LoginFeatures | undefined
   /** Whether a verified token has been revoked (throws when the store cannot answer: fail closed). */
   isRevoked: (claims: Readonly<Record<string, unknown>>) => Promise<boolean>
 }
@@ -44,6 +59,15 @@ const optionsSchema = z.object({
   scopeHierarchy: z.record(z.string(), z.array(z.string())).default({})
 })
 
+function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | undefined, clients: PublicClientDirectory, store: TokenStore, service: TokenService, tokenLifetime: number, fastify: FastifyInstance): LoginFeatures | undefined {
+  if (options === undefined || users === undefined) return undefined
+  const codes = new AuthorizationCodes(store, tokenLifetime, async (family, clientId) => {
+    await service.revokeFamily(family)
+    fastify.log.warn({ event: 'security', reason: 'authorization_code_reuse', principal: clientId, family }, 'a used authorization code was presented again: the tokens it issued are revoked')
+  })
+  return { users, clients, codes, sessions: new LoginSessions(store, options.sessionTtl), options }
+}
+
 /**
  * The token issuer with its store (memory, or Redis shared by every instance). Client
  * permissions are read from these options on every refresh, so narrowing a client narrows its
@@ -57,12 +81,16 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
     fastify.log.warn('the token store (Redis) is not reachable yet: token requests get 503 until it is')
   }
   const permissions = new Map(issue.clients.map((client) => [client.id, client.permissions]))
+  const dynamic = issue.login?.dynamicRegistration
+  const directory = createPublicClientDirectory(issue.clients, store, dynamic === undefined || dynamic === false ? undefined : dynamic.permissions)
+  const users = issue.login === undefined ? undefined : createLoginUsers(issue.login.users)
   const service = new TokenService({
     store,
     sign: signing.sign,
     accessTokenTtl: issue.accessTokenTtl,
     refreshTokenTtl: issue.refreshTokenTtl,
-    clientPermissions: (clientId) => permissions.get(clientId),
+    clientPermissions: (clientId) => permissions.get(clientId) ?? directory.permissionsOf(clientId),
+    subjectPermissions: (subject) => users?.permissionsOf(subject),
     reuseInterval: issue.refreshReuseInterval,
     scopeHierarchy,
     onReuse: ({ clientId, family }) => fastify.log.warn({ event: 'security', reason: 'refresh_token_reuse', principal: clientId, family }, 'a used refresh token was presented again: its family is revoked')
@@ -77,6 +105,7 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
     signing,
     clientAssertions,
     certificateBoundTokens: issue.certificateBoundTokens,
+    login: loginFeatures(issue.login, users, directory, store, service, issue.refreshTokenTtl + issue.accessTokenTtl, fastify),
     isRevoked: async (claims) => {
       const keys = revocationKeys(claims)
       return keys.length > 0 && await store.anyExists(keys)

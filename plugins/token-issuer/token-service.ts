@@ -17,6 +17,8 @@ export interface TokenResponse {
 interface RefreshRecord {
   family: string
   clientId: string
+  /** The user who granted it (authorization code flow); absent: the client itself (client credentials). */
+  subject?: string
   permissions: string[]
   /** Epoch milliseconds. */
   expiresAt: number
@@ -43,6 +45,8 @@ export interface TokenServiceOptions {
   refreshTokenTtl: number
   /** The permissions a client holds now (from the config), undefined once it is gone: every refresh is bounded by them. */
   clientPermissions: (clientId: string) => readonly string[] | undefined
+  /** The permissions a signed-in user holds now (from the config), undefined once they are gone: bounds their grants' refreshes. */
+  subjectPermissions?: (subject: string) => readonly string[] | undefined
   /**
    * Milliseconds after a refresh token's rotation during which presenting it again is taken for a
    * duplicate submission (refused, the family kept) rather than reuse (the family revoked). Default 2 s.
@@ -82,6 +86,11 @@ export function intersectScopes (a: readonly string[], b: readonly string[], hie
 /** RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
+/** Whether `scope` is a well-formed RFC 6749 §3.3 scope parameter (space-separated scope tokens). */
+export function isWellFormedScope (scope: string): boolean {
+  return scope.split(' ').filter((token) => token !== '').every((token) => SCOPE_TOKEN.test(token))
+}
+
 /**
  * What a client holding `held` gets when it asks for `requested` (a space-separated scope): all
  * of `held` when it names none, else the intersection (RFC 6749 §3.3 lets the server grant less;
@@ -105,10 +114,10 @@ function parseRecord (raw: string | undefined): RefreshRecord | undefined {
     return undefined
   }
   if (typeof value !== 'object' || value === null) return undefined
-  const { family, clientId, permissions, expiresAt, rotatedAt } = value as Record<string, unknown>
+  const { family, clientId, subject, permissions, expiresAt, rotatedAt } = value as Record<string, unknown>
   if (typeof family !== 'string' || typeof clientId !== 'string' || typeof expiresAt !== 'number') return undefined
   if (!Array.isArray(permissions) || !permissions.every((permission) => typeof permission === 'string')) return undefined
-  return { family, clientId, permissions, expiresAt, ...(typeof rotatedAt === 'number' ? { rotatedAt } : {}) }
+  return { family, clientId, permissions, expiresAt, ...(typeof subject === 'string' ? { subject } : {}), ...(typeof rotatedAt === 'number' ? { rotatedAt } : {}) }
 }
 
 /** One message for every refused refresh token: the answer does not say whether it exists, or whose it is. */
@@ -135,7 +144,19 @@ export class TokenService {
   /** A new pair, starting a new family (client credentials grant); `held`: the client's permissions. */
   async issue (clientId: string, held: readonly string[], request: GrantRequest = {}): Promise<TokenResponse> {
     const permissions = narrowScope(held, request.scope, this.#options.scopeHierarchy)
-    const { response, entry } = this.#mint(clientId, permissions, permissions, randomUUID(), request)
+    const { response, entry } = this.#mint({ clientId, family: randomUUID() }, permissions, permissions, request)
+    await this.#options.store.put(entry.key, entry.value, entry.ttlMs)
+    return response
+  }
+
+  /**
+   * A new pair for what a user granted a client (authorization code grant): `sub` is the user,
+   * `client_id` the client, `permissions` already narrowed; `family` chosen by the caller, so a
+   * replayed code can revoke what it issued.
+   */
+  async issueForUser (grant: { clientId: string, subject: string, family: string, permissions: readonly string[] }, request: GrantRequest = {}): Promise<TokenResponse> {
+    const permissions = [...grant.permissions]
+    const { response, entry } = this.#mint(grant, permissions, permissions, request)
     await this.#options.store.put(entry.key, entry.value, entry.ttlMs)
     return response
   }
@@ -148,15 +169,23 @@ export class TokenService {
     if (record.clientId !== clientId) throw invalidGrant()
     const remaining = record.expiresAt - this.#now()
     if (remaining <= 0 || await store.anyExists([keys.revokedFamily(record.family)])) throw invalidGrant()
-    const current = this.#options.clientPermissions(clientId)
+    const current = this.#current(record)
     if (current === undefined) throw invalidGrant()
-    // The family's grant, bounded by what the config gives the client today, narrowed by `scope`.
+    // The family's grant, bounded by what the config gives the client (and user) today, narrowed by `scope`.
     const permissions = narrowScope(intersectScopes(record.permissions, current, scopeHierarchy), request.scope, scopeHierarchy)
-    const { response, entry } = this.#mint(clientId, permissions, record.permissions, record.family, request)
+    const { response, entry } = this.#mint(record, permissions, record.permissions, request)
     // One atomic step: the token is gone, its used record and the new refresh token are there.
     const used: StoreEntry = { key: keys.used(refreshToken), value: JSON.stringify({ ...record, rotatedAt: this.#now() }), ttlMs: remaining }
     if (await store.swap(keys.refresh(refreshToken), [used, entry]) === undefined) return await this.#refused(clientId, refreshToken)
     return response
+  }
+
+  /** What the config grants the family's client, and its user if it has one, today; undefined once either is gone. */
+  #current (record: RefreshRecord): readonly string[] | undefined {
+    const client = this.#options.clientPermissions(record.clientId)
+    if (client === undefined || record.subject === undefined) return client
+    const user = this.#options.subjectPermissions?.(record.subject)
+    return user === undefined ? undefined : intersectScopes(client, user, this.#options.scopeHierarchy)
   }
 
   /** A refresh token that is not (or no longer) live: reuse when it was rotated longer ago than the interval. */
@@ -186,18 +215,23 @@ export class TokenService {
     await store.put(keys.revokedAccessToken(claims.jti), '1', claims.exp * 1000 - this.#now())
   }
 
+  /** Revokes every token of a family (a replayed authorization code revokes what it issued, RFC 6749 §4.1.2). */
+  async revokeFamily (family: string): Promise<void> {
+    await this.#revokeFamily(family)
+  }
+
   async #revokeFamily (family: string): Promise<void> {
     // Long enough to outlive every token of the family: refresh tokens live refreshTokenTtl.
     await this.#options.store.put(keys.revokedFamily(family), '1', this.#options.refreshTokenTtl + this.#options.accessTokenTtl)
   }
 
   /** A signed access token and a new refresh token, not stored yet: `entry` is what to store. */
-  #mint (clientId: string, permissions: string[], grant: string[], family: string, { audience, certificateThumbprint }: GrantRequest): { response: TokenResponse, entry: StoreEntry } {
+  #mint ({ clientId, subject, family }: { clientId: string, subject?: string | undefined, family: string }, permissions: string[], grant: string[], { audience, certificateThumbprint }: GrantRequest): { response: TokenResponse, entry: StoreEntry } {
     const { sign, accessTokenTtl, refreshTokenTtl } = this.#options
     const cnf = certificateThumbprint === undefined ? {} : { cnf: { 'x5t#S256': certificateThumbprint } }
-    const access = sign({ sub: clientId, permissions, ttl: accessTokenTtl, extra: { fam: family, client_id: clientId, ...cnf }, ...(audience === undefined ? {} : { audience }) })
+    const access = sign({ sub: subject ?? clientId, permissions, ttl: accessTokenTtl, extra: { fam: family, client_id: clientId, ...cnf }, ...(audience === undefined ? {} : { audience }) })
     const refreshToken = randomBytes(32).toString('base64url')
-    const record: RefreshRecord = { family, clientId, permissions: grant, expiresAt: this.#now() + refreshTokenTtl }
+    const record: RefreshRecord = { family, clientId, ...(subject === undefined ? {} : { subject }), permissions: grant, expiresAt: this.#now() + refreshTokenTtl }
     return {
       response: {
         access_token: access.token,

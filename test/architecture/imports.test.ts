@@ -75,8 +75,15 @@ t.test('mcp/ knows nothing of strategies or plugins: it imports only core/ (and 
   t.same(outside, [])
 })
 
-/** A Prometheus label value meaning "no failure reason" on success events, not the strategy. */
-const NOT_A_STRATEGY = new Set(["plugins/metrics.ts: reason: event.reason ?? 'none'"])
+/**
+ * `none` that is not the strategy: a Prometheus label value meaning "no failure reason", OAuth's
+ * token_endpoint_auth_method of public clients, and CSP's source list keyword.
+ */
+const NOT_A_STRATEGY = new Set([
+  "plugins/metrics.ts: reason: event.reason ?? 'none'",
+  "plugins/token-issuer/public-clients.ts: export const PUBLIC_CLIENT_AUTH_METHOD = 'none'",
+  "routes/login-pages.ts: .header('content-security-policy', `default-src 'none'"
+])
 
 t.test('strategy names appear only in plugins/auth/', async (t) => {
   const named: string[] = []

@@ -44,6 +44,10 @@ t.test('${NAME} and ${NAME:-default} interpolation', async (t) => {
   t.equal(config.server.port, 4000, 'a default is coerced to the field type')
   t.equal(config.mcp.path, '/tools/mcp')
   t.equal(parseConfig(doc, { env: { CALCULATOR_API_KEY: KEY, MCP_PREFIX: 'x', LISTEN_PORT: '5000' } }).server.port, 5000)
+  const nested = { ...apiKeyDoc(), server: { publicUrl: '${PUBLIC:-http://127.0.0.1:${LISTEN_PORT:-4000}}' } }
+  t.equal(parseConfig(nested, { env: { CALCULATOR_API_KEY: KEY } }).server.publicUrl, 'http://127.0.0.1:4000', 'a default may hold a placeholder')
+  t.equal(parseConfig(nested, { env: { CALCULATOR_API_KEY: KEY, LISTEN_PORT: '5000' } }).server.publicUrl, 'http://127.0.0.1:5000')
+  t.equal(parseConfig(nested, { env: { CALCULATOR_API_KEY: KEY, PUBLIC: 'https://calc.example.com', LISTEN_PORT: '5000' } }).server.publicUrl, 'https://calc.example.com')
 })
 
 t.test('a missing variable is reported by path and name', async (t) => {
@@ -148,6 +152,7 @@ t.test('every shipped example config is valid', async (t) => {
     INTROSPECTION_ENDPOINT: 'https://auth.example.com/token/introspection',
     INTROSPECTION_CLIENT_SECRET: 'the introspection client secret',
     REPORTING_SECRET_HASH: await hashPassword('the client secret', { N: 1024, r: 8, p: 1 }),
+    LOGIN_PASSWORD_HASH: await hashPassword('a login passphrase', { N: 1024, r: 8, p: 1 }),
     AGENT_PUBLIC_KEY_FILE: join(t.testdir({ 'agent.pub.pem': AGENT_PUBLIC_KEY + '\n' }), 'agent.pub.pem'),
     // Only read for access when the config is checked: any readable file stands in for the PEMs.
     TLS_CERT_FILE: fileURLToPath(import.meta.url),
@@ -165,6 +170,7 @@ t.test('every shipped example config is valid', async (t) => {
     'jwt-issuer.yaml': 'jwt',
     'jwt-issuer-private-key-jwt.yaml': 'jwt',
     'jwt-issuers.yaml': 'jwt',
+    'oauth.yaml': 'jwt',
     'trusted-header.yaml': 'trusted-header',
     'mtls.yaml': 'mtls',
     'introspection.yaml': 'introspection'
@@ -177,4 +183,9 @@ t.test('every shipped example config is valid', async (t) => {
   }
   const keyed = loadConfigFile(join(dirname(DEFAULT_CONFIG_FILE), 'jwt-issuer-private-key-jwt.yaml'), { env })
   t.equal(keyed.auth.jwt?.issue?.clients[0]?.publicKey, AGENT_PUBLIC_KEY, 'publicKeyFile is read like a secret file')
+  const login = loadConfigFile(join(dirname(DEFAULT_CONFIG_FILE), 'oauth.yaml'), { env: { ...env, PORT: '4123' } })
+  t.equal(login.server.publicUrl, 'http://127.0.0.1:4123', 'oauth.yaml: the public URL follows PORT')
+  t.equal(login.auth.jwt?.issuer, 'http://127.0.0.1:4123')
+  t.equal(login.auth.jwt?.issue?.login?.users[0]?.username, 'ada', 'LOGIN_USER defaults to ada')
+  t.not(login.auth.jwt?.issue?.login?.dynamicRegistration, false, 'dynamic registration is on')
 })

@@ -189,10 +189,17 @@ t.test('every JSON block parses; the client setups open the server with their UR
   const fill = (value: string): string => value.replace('<your key>', key).replace('<your token>', token).replace('<base64 of alice:password>', Buffer.from('alice:password').toString('base64'))
 
   let checked = 0
+  let interactive = 0
   for (const config of parsed) {
     for (const entry of Object.values(config.mcpServers ?? config.servers ?? {})) {
       let url: string | undefined
       let headers: Record<string, string> = {}
+      // mcp-remote with no header signs in interactively (test/oauth covers that flow): only its URL is checked here.
+      if (Array.isArray(entry.args) && entry.args[0] === 'mcp-remote' && entry.args.length === 2) {
+        t.equal(entry.args[1], 'http://127.0.0.1:3000/mcp', 'interactive login: documented for the default address')
+        interactive++
+        continue
+      }
       if (typeof entry.url === 'string') {
         url = entry.url
         headers = Object.fromEntries(Object.entries((entry.headers ?? {}) as Record<string, string>).map(([name, value]) => [name, fill(value)]))
@@ -212,6 +219,7 @@ t.test('every JSON block parses; the client setups open the server with their UR
     }
   }
   t.equal(checked, 4, 'the README\'s mcp.json, and Kiro/Cursor, VS Code and Claude Desktop in docs/client-setups.md')
+  t.equal(interactive, 1, 'Claude Desktop with interactive login in docs/oauth-and-tokens.md')
 
   const stdioEntry = parsed.map((config) => config.mcpServers?.calculator).find((entry) => Array.isArray(entry?.args) && (entry.args as string[]).includes('stdio'))
   if (stdioEntry === undefined) throw new Error('no stdio client setup in the documentation')
@@ -230,7 +238,7 @@ t.test('every JSON block parses; the client setups open the server with their UR
 
 t.test('every YAML block is a valid config, or a valid part of one', async (t) => {
   const base = { auth: { strategy: 'api-key', apiKey: { keys: [{ id: 'k', key: 'yaml-block-key-0123456789abcdefgh', permissions: ['*'] }] } } }
-  const env = { REPORTING_SECRET_HASH: await hashPassword('the client secret', FAST_SCRYPT), REDIS_URL: 'redis://127.0.0.1:6379', MCP_BEARER_TOKEN: 'b'.repeat(20), METRICS_KEY: 'metrics-key-0123456789abcdef', CALCULATOR_API_KEY: 'k'.repeat(20), JWT_SECRET: 'j'.repeat(40), INTROSPECTION_CLIENT_SECRET: 'introspection-client-secret' }
+  const env = { REPORTING_SECRET_HASH: await hashPassword('the client secret', FAST_SCRYPT), REDIS_URL: 'redis://127.0.0.1:6379', MCP_BEARER_TOKEN: 'b'.repeat(20), METRICS_KEY: 'metrics-key-0123456789abcdef', CALCULATOR_API_KEY: 'k'.repeat(20), JWT_SECRET: 'j'.repeat(40), LOGIN_PASSWORD_HASH: await hashPassword('a login passphrase', FAST_SCRYPT), INTROSPECTION_CLIENT_SECRET: 'introspection-client-secret' }
   const yamlBlocks = blocks('yaml')
   t.ok(yamlBlocks.length >= 5, `${yamlBlocks.length} YAML blocks`)
   for (const text of yamlBlocks) {

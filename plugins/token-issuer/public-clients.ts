@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto'
+import type { TokenStore } from '../token-store/store.js'
+import { redirectUriMatches } from './redirect-uris.js'
+
+/** A client of the authorization code flow: no secret (token_endpoint_auth_method none), PKCE instead. */
+export interface PublicClient {
+  id: string
+  /** What the consent page shows. */
+  name: string
+  redirectUris: readonly string[]
+  /** The most it may be granted; the signed-in user's permissions bound it too. */
+  permissions: readonly string[]
+  /** Registered through RFC 7591 (stored, expiring), not configured. */
+  dynamic: boolean
+}
+
+/** RFC 7591 `token_endpoint_auth_method` of a public client (OAuth's word, not the auth strategy of that name). */
+export const PUBLIC_CLIENT_AUTH_METHOD = 'none'
+
+/** Dynamically registered ids start with this, so a configured id is never looked up in the store. */
+export const DYNAMIC_CLIENT_PREFIX = 'dyn_'
+
+const storeKey = (id: string): string => `client:${id}`
+
+export interface Registration {
+  name: string
+  redirectUris: readonly string[]
+}
+
+export interface PublicClientDirectory {
+  /** The public client with this id, configured or registered; undefined when there is none. */
+  find: (id: string) => Promise<PublicClient | undefined>
+  /** Stores a new registration (RFC 7591) for `ttlMs`; its id is random. */
+  register: (registration: Registration, ttlMs: number) => Promise<PublicClient>
+  /** Whether a configured or registered client may use `redirectUri` (exact, loopback ports aside). */
+  allowsRedirect: (client: PublicClient, redirectUri: string) => boolean
+  /** Synchronous, for refresh: a configured client's permissions, the registration bound for a registered one. */
+  permissionsOf: (id: string) => readonly string[] | undefined
+}
+
+function parseRegistration (raw: string | undefined, id: string, permissions: readonly string[]): PublicClient | undefined {
+  if (raw === undefined) return undefined
+  try {
+    const value = JSON.parse(raw) as { name?: unknown, redirectUris?: unknown }
+    if (typeof value.name !== 'string' || !Array.isArray(value.redirectUris) || !value.redirectUris.every((uri) => typeof uri === 'string')) return undefined
+    return { id, name: value.name, redirectUris: value.redirectUris, permissions, dynamic: true }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Public clients: the configured ones (`issue.clients` entries with redirectUris) and, with
+ * dynamic registration on, the registered ones in the token store (shared by every instance).
+ */
+export function createPublicClientDirectory (configured: ReadonlyArray<{ id: string, name?: string | undefined, redirectUris?: readonly string[] | undefined, permissions: readonly string[] }>, store: TokenStore, dynamicPermissions: readonly string[] | undefined): PublicClientDirectory {
+  const byId = new Map<string, PublicClient>()
+  for (const client of configured) {
+    if (client.redirectUris === undefined) continue
+    byId.set(client.id, { id: client.id, name: client.name ?? client.id, redirectUris: client.redirectUris, permissions: client.permissions, dynamic: false })
+  }
+  const dynamic = (id: string): boolean => dynamicPermissions !== undefined && id.startsWith(DYNAMIC_CLIENT_PREFIX) && !byId.has(id)
+  return {
+    find: async (id) => {
+      const known = byId.get(id)
+      if (known !== undefined || !dynamic(id) || dynamicPermissions === undefined) return known
+      return parseRegistration(await store.get(storeKey(id)), id, dynamicPermissions)
+    },
+    register: async (registration, ttlMs) => {
+      const id = DYNAMIC_CLIENT_PREFIX + randomBytes(16).toString('base64url')
+      await store.put(storeKey(id), JSON.stringify(registration), ttlMs)
+      return { id, ...registration, permissions: dynamicPermissions ?? [], dynamic: true }
+    },
+    allowsRedirect: (client, redirectUri) => client.redirectUris.some((registered) => redirectUriMatches(registered, redirectUri)),
+    permissionsOf: (id) => byId.get(id)?.permissions ?? (dynamic(id) ? dynamicPermissions : undefined)
+  }
+}
