@@ -125,7 +125,8 @@ async function decide (request: FastifyRequest, reply: FastifyReply, flow: Login
   const decision = formValue(request.body, 'decision')
   // Only scopes the page offered: a checkbox value added by hand grants nothing.
   const chosen = formValues(request.body, 'scope').filter((scope) => pending.permissions.includes(scope))
-  if (decision !== 'allow' || chosen.length === 0) return await answer(reply, flow, signed, { error: 'access_denied', error_description: 'the user did not allow access' })
+  // Deny: exactly error, state and iss (the contract the browser tests check).
+  if (decision !== 'allow' || chosen.length === 0) return await answer(reply, flow, signed, { error: 'access_denied' })
   await flow.login.sessions.rememberConsent(pending.clientId, user, chosen, flow.login.options.consentTtl)
   return await issueCode(reply, flow, signed, user, chosen)
 }

@@ -20,11 +20,13 @@ export interface LoginConfigOptions {
   dynamicRegistration?: false | Record<string, unknown>
   rateLimit?: Record<string, unknown>
   login?: Record<string, unknown>
+  /** The public URL, issuer and audience origin (default http://127.0.0.1:`port`). */
+  origin?: string
 }
 
 /** A jwt deployment with interactive login, at http://127.0.0.1:`port` (issuer, publicUrl and audience agree). */
 export function loginConfig (port: number, options: LoginConfigOptions = {}): Config {
-  const origin = `http://127.0.0.1:${port}`
+  const origin = options.origin ?? `http://127.0.0.1:${port}`
   return testConfig({
     server: { port, publicUrl: origin },
     auth: {

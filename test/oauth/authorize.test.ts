@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap'
 import { ADA, BOB, CookieJar, DESKTOP, driveLogin, hiddenField, loginConfig, postForm, type LoginConfigOptions } from '../helpers/login.js'
 import { authorizeUrl, loginPage, pkce, submitLogin } from '../helpers/pkce.js'
-import { oauthPost } from '../helpers/issuing.js'
+import { buildApp } from '../../app.js'
+import { claimsOf, oauthPost } from '../helpers/issuing.js'
 import { freePort } from '../helpers/ports.js'
 import { listen, type TestServer } from '../helpers/server.js'
 
@@ -58,6 +59,15 @@ t.test('the login page: markup, headers, cookie', async (t) => {
   ]) t.ok(html.includes(markup), markup)
 })
 
+t.test('with an https public URL the cookie is Secure and __Host- prefixed', async (t) => {
+  const app = await buildApp(loginConfig(0, { origin: 'https://calc.test' }))
+  t.teardown(async () => { await app.close() })
+  const url = authorizeUrl('https://calc.test', pkce().challenge)
+  const answer = await app.inject({ method: 'GET', url: url.pathname + url.search, headers: { host: 'calc.test' } })
+  t.equal(answer.statusCode, 200)
+  t.match(answer.headers['set-cookie'], /^__Host-mcp_login=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600; Secure$/)
+})
+
 t.test('a wrong password: 401 and the page again; audited without the password', async (t) => {
   const { server, origin } = await started(t)
   const jar = new CookieJar()
@@ -90,7 +100,7 @@ t.test('the consent page; Allow and Deny', async (t) => {
   t.equal(denied.status, 303)
   const location = new URL(denied.headers.get('location') ?? '')
   t.equal(location.origin + location.pathname, 'http://127.0.0.1:9/callback')
-  t.same([location.searchParams.get('error'), location.searchParams.get('state'), location.searchParams.get('iss')], ['access_denied', 'the-state', origin])
+  t.equal(location.search, `?error=access_denied&state=the-state&iss=${encodeURIComponent(origin)}`, 'exactly error, state and iss')
   const allowed = await driveLogin(authorizeUrl(origin, pkce().challenge))
   t.match(Object.fromEntries(allowed.searchParams), { code: /^[\w-]{43}$/, state: 'the-state', iss: origin })
 })
@@ -179,6 +189,17 @@ t.test('the code exchange: PKCE, redirect_uri, single use; a replay revokes what
   t.notOk(server.logs.text.includes(good) || server.logs.text.includes(first.verifier), 'neither code nor verifier is logged')
 })
 
+t.test('resource (RFC 8707): bound to the code and to the token\'s aud', async (t) => {
+  const { origin } = await started(t)
+  const { verifier, challenge } = pkce()
+  const resource = `${origin}/mcp`
+  const code = (await driveLogin(authorizeUrl(origin, challenge, { resource }))).searchParams.get('code') ?? ''
+  t.match(await exchange(origin, code, verifier, { resource: 'https://elsewhere.test/mcp' }), { status: 400, body: { error: 'invalid_target' } }, 'another resource at the token endpoint')
+  const issued = await exchange(origin, code, verifier, { resource })
+  t.equal(issued.status, 200, 'the code was not used up by a request refused before it was read')
+  t.equal(claimsOf(issued.body.access_token).aud, resource)
+})
+
 t.test('refresh rotation for a public client', async (t) => {
   const { origin } = await started(t)
   const { verifier, challenge } = pkce()
@@ -206,7 +227,10 @@ t.test('CSRF: the login form needs its session\'s token and a same-origin POST',
   }
   const noCookie = await postForm(new URL('/oauth/login', origin), new CookieJar(), new URLSearchParams({ csrf: hiddenField(html, 'csrf'), request: hiddenField(html, 'request'), ...ADA }))
   t.equal(noCookie.status, 403, 'without the session cookie')
-  t.equal((await submitLogin(origin, jar, html, ADA)).status, 303, 'the real form still works')
+  const reloaded = await loginPage(authorizeUrl(origin, pkce().challenge), jar)
+  t.equal(reloaded.response.headers.get('set-cookie'), null, 'a reload keeps its session')
+  t.equal((await submitLogin(origin, jar, html, ADA)).status, 403, 'a form of an earlier request of the session is refused')
+  t.equal((await submitLogin(origin, jar, reloaded.html, ADA)).status, 303, 'the current form works')
 })
 
 t.test('login brute force: 429 past the failed-auth throttle, per account', async (t) => {

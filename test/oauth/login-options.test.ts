@@ -1,0 +1,44 @@
+import t from 'tap'
+import { buildApp } from '../../app.js'
+import { parseConfig } from '../../deployment.js'
+import { ConfigError } from '../../core/problems.js'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
+import { FAST_SCRYPT, JWT_SECRET } from '../helpers/credentials.js'
+import { testConfig } from '../helpers/server.js'
+
+// The login section and public clients: what the config refuses, by path.
+
+const hash = await hashPassword('a login passphrase', FAST_SCRYPT)
+const user = { username: 'ada', passwordHash: hash, permissions: ['calculator:*'] }
+const publicClient = { id: 'desktop', redirectUris: ['http://127.0.0.1/callback'], permissions: ['calculator:*'] }
+
+function problems (issue: Record<string, unknown>): string[] {
+  try {
+    parseConfig({ auth: { strategy: 'jwt', jwt: { secret: JWT_SECRET, issuer: 'https://calc.test', issue } } }, { env: {} })
+    return []
+  } catch (error) {
+    return error instanceof ConfigError ? error.problems.map((problem) => `${problem.path}: ${problem.message}`) : [String(error)]
+  }
+}
+
+t.test('valid: public clients with login; only dynamic registration and no clients', async (t) => {
+  t.same(problems({ clients: [publicClient], login: { users: [user] } }), [])
+  t.same(problems({ login: { users: [user], dynamicRegistration: {} } }), [])
+})
+
+t.test('refused, each by path', async (t) => {
+  t.match(problems({ clients: [{ ...publicClient, secretHash: hash }], login: { users: [user] } }), [/clients\[0\]: a client with redirectUris is a public client/])
+  t.match(problems({ clients: [publicClient] }), [/login: clients with redirectUris need login/])
+  t.match(problems({ clients: [{ ...publicClient, redirectUris: ['http://app.example.com/cb'] }], login: { users: [user] } }), [/clients\[0\]\.redirectUris\[0\]: expected an absolute https URL, or http on a loopback host/])
+  t.match(problems({ clients: [{ ...publicClient, redirectUris: ['https://app.example.com/cb#x'] }], login: { users: [user] } }), [/redirectUris\[0\]/])
+  t.match(problems({ clients: [{ id: 'c', secretHash: hash, name: 'C', permissions: [] }] }), [/clients\[0\]\.name: name is for public clients/])
+  t.match(problems({ login: { users: [user] } }), [/clients: at least one client is required \(or login\.dynamicRegistration\)/])
+  t.match(problems({ clients: [publicClient], login: { users: [{ ...user, passwordHash: 'plain' }] } }), [/login\.users\[0\]\.passwordHash: expected the output of `fastify-mcp-auth hash-password`/])
+  t.match(problems({ clients: [publicClient], login: { users: [{ ...user, password: 'plain' }] } }), [/login\.users\[0\]\.password: plain passwords are refused/])
+  t.match(problems({ clients: [publicClient], login: { users: [user, user] } }), [/login\.users: usernames must be unique/])
+})
+
+t.test('login without server.publicUrl: start-up stops and says what to set', async (t) => {
+  const config = testConfig({ auth: { strategy: 'jwt', jwt: { secret: JWT_SECRET, issuer: 'https://calc.test', issue: { clients: [publicClient], login: { users: [user] } } } } })
+  await t.rejects(buildApp(config), /auth\.jwt\.issue\.login needs auth\.jwt\.issuer .* and server\.publicUrl/)
+})
