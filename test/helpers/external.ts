@@ -4,9 +4,9 @@ import type { Test } from 'tap'
 /**
  * Software the suite uses when the machine has it (`npm ci` does not install it): tests that need
  * it are skipped with one line saying how to run them, unless MCP_AUTH_TEST_REQUIRE names it
- * (`.ci/run` sets `MCP_AUTH_TEST_REQUIRE=redis,curl`), which turns the skip into a failure.
+ * (`.ci/run` sets `MCP_AUTH_TEST_REQUIRE=redis,curl,browser`), which turns the skip into a failure.
  */
-export type External = 'redis' | 'curl'
+export type External = 'redis' | 'curl' | 'browser'
 
 const required = new Set((process.env.MCP_AUTH_TEST_REQUIRE ?? '').split(',').map((name) => name.trim()).filter((name) => name !== ''))
 

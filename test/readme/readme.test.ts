@@ -219,7 +219,7 @@ t.test('every JSON block parses; the client setups open the server with their UR
     }
   }
   t.equal(checked, 4, 'the README\'s mcp.json, and Kiro/Cursor, VS Code and Claude Desktop in docs/client-setups.md')
-  t.equal(interactive, 1, 'Claude Desktop with interactive login in docs/oauth-and-tokens.md')
+  t.equal(interactive, 2, 'Claude Desktop with interactive login in docs/oauth-and-tokens.md and docs/client-setups.md (test/oauth/browser-login.test.ts runs the latter with mcp-remote and Chromium)')
 
   const stdioEntry = parsed.map((config) => config.mcpServers?.calculator).find((entry) => Array.isArray(entry?.args) && (entry.args as string[]).includes('stdio'))
   if (stdioEntry === undefined) throw new Error('no stdio client setup in the documentation')
