@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FailedAuthThrottle } from '../core/authenticator.js'
@@ -137,6 +138,7 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
  */
 export default async function authorizeRoutes (fastify: FastifyInstance, options: AuthorizeRoutesOptions): Promise<void> {
   await fastify.register(formbody)
+  await fastify.register(cookie)
   const flow: LoginFlow = { ...options, audit: options.audit ?? requestLogAudit(), secure: options.origin.startsWith('https:') }
   fastify.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const status = error.statusCode ?? 500

@@ -13,19 +13,14 @@ export interface CookieSettings {
 
 export const cookieName = (secure: boolean): string => secure ? '__Host-mcp_login' : 'mcp_login'
 
-/** The session id from the request's Cookie header, if it has the login cookie. */
+/** The session id from the login cookie, if the request has one (cookies read by @fastify/cookie). */
 export function sessionIdOf (request: FastifyRequest, secure: boolean): string | undefined {
-  const name = cookieName(secure)
-  for (const part of (request.headers.cookie ?? '').split(';')) {
-    const [key, ...value] = part.trim().split('=')
-    if (key === name) return value.join('=')
-  }
-  return undefined
+  const id = request.cookies[cookieName(secure)]
+  return id === undefined || id === '' ? undefined : id
 }
 
 export function setSessionCookie (reply: FastifyReply, id: string, settings: CookieSettings): FastifyReply {
-  const attributes = ['Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${settings.maxAge}`, ...(settings.secure ? ['Secure'] : [])]
-  return reply.header('set-cookie', `${cookieName(settings.secure)}=${id}; ${attributes.join('; ')}`)
+  return reply.setCookie(cookieName(settings.secure), id, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: settings.maxAge, secure: settings.secure })
 }
 
 /** Constant-time equality of two strings of any length (both hashed first). */
