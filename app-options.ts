@@ -5,7 +5,7 @@ import type { TokenSigning } from './core/signing.js'
 import type { Config } from './deployment.js'
 import { calculatorTools } from './mcp/calculator.js'
 import { ToolAccess } from './mcp/tool-access.js'
-import { authorizationServersOf, openAccessStrategy, tokenIssuingOf } from './plugins/auth/registry.js'
+import { authorizationServersOf, openAccessStrategy, tokenIssueOptionsOf } from './plugins/auth/registry.js'
 import type { OriginHostOptions } from './plugins/origin-host.js'
 import type { TokenIssuer } from './plugins/token-issuer/plugin.js'
 import type { McpRoutesOptions } from './routes/mcp.js'
@@ -45,7 +45,7 @@ export function protectedResource (config: Config, hostCheckedByName: () => bool
     authorizationServers,
     scopes: calculatorScopes(config),
     resourceName: 'fastify-mcp-auth calculator',
-    certificateBoundTokens: tokenIssuingOf(config.auth)?.issue.certificateBoundTokens === true
+    certificateBoundTokens: tokenIssueOptionsOf(config.auth)?.certificateBoundTokens === true
   }
 }
 

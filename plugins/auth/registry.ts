@@ -223,3 +223,8 @@ export function tokenSigningOf (auth: AuthSection): TokenSigning | undefined {
 export function tokenIssuingOf (auth: AuthSection): { issue: IssueOptions, signing: TokenSigning } | undefined {
   return auth.jwt?.issue === undefined ? undefined : { issue: auth.jwt.issue, signing: createTokenSigning(auth.jwt) }
 }
+
+/** The built-in token issuer's options alone, without building its signer (`auth.jwt.issue`). */
+export function tokenIssueOptionsOf (auth: AuthSection): IssueOptions | undefined {
+  return auth.jwt?.issue
+}
