@@ -81,6 +81,7 @@ export function authorizationServer (config: Config, issuer: Pick<TokenIssuer, '
   return {
     ...(issuer.login === undefined ? {} : { authorizationPath: AUTHORIZE_PATH }),
     ...(registration ? { registrationPath: REGISTRATION_PATH } : {}),
+    clientIdMetadataDocuments: issuer.login !== undefined && issuer.login.options.clientMetadataDocuments !== false,
     issuer: issuer.signing.issuer,
     publicUrl: config.server.publicUrl,
     hostCheckedByName,

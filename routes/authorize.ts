@@ -100,7 +100,15 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
   } catch (error) {
     return refuseWithoutRedirect(request, reply, 'invalid_request', error instanceof Error ? error.message : 'malformed request')
   }
-  const client = clientId === undefined ? undefined : await clients.find(clientId)
+  let client: PublicClient | undefined
+  try {
+    client = clientId === undefined ? undefined : await clients.find(clientId)
+  } catch (error) {
+    // A client ID metadata document that could not be fetched or used: its reason is the answer.
+    if (!(error instanceof OAuthError)) throw error
+    request.log.info({ event: 'client_metadata', outcome: 'refused', client: clientId, reason: error.description }, 'client metadata document refused')
+    return refuseWithoutRedirect(request, reply, error.error, error.description)
+  }
   if (client === undefined) return refuseWithoutRedirect(request, reply, 'invalid_client', 'unknown client_id: the application is not registered here')
   if (redirectUri === undefined || !clients.allowsRedirect(client, redirectUri)) {
     return refuseWithoutRedirect(request, reply, 'invalid_request', 'redirect_uri is missing or not one registered for this application')
@@ -145,6 +153,16 @@ export default async function authorizeRoutes (fastify: FastifyInstance, options
     if (status >= 500) throw error
     return pageHeaders(reply).code(status === 413 ? 413 : 400).send(errorPage('Bad request', status === 413 ? 'The form is too large.' : 'The request could not be read.'))
   })
-  fastify.get(AUTHORIZE_PATH, async (request, reply) => await authorize(request, reply, flow))
+  const { max, timeWindow } = options.login.options.authorizeLimit
+  const limiter = fastify.createRateLimit({ max, timeWindow, keyGenerator: (request) => `authorize:${request.ip}` })
+  fastify.get(AUTHORIZE_PATH, async (request, reply) => {
+    const limit = await limiter(request)
+    if (!limit.isAllowed && limit.isExceeded) {
+      flow.audit.rateLimited(request, 'authorize')
+      return pageHeaders(reply).code(429).header('retry-after', String(Math.max(1, limit.ttlInSeconds)))
+        .send(errorPage('Too many sign-in attempts', 'Too many requests from this address. Wait a minute, then try again.'))
+    }
+    return await authorize(request, reply, flow)
+  })
   await fastify.register(loginFormRoutes, flow)
 }

@@ -97,6 +97,8 @@ export interface AuthorizationServerOptions {
   authorizationPath?: string | undefined
   /** RFC 7591 dynamic client registration, when it is on. */
   registrationPath?: string | undefined
+  /** Clients may use the URL of their metadata document as client_id. */
+  clientIdMetadataDocuments?: boolean
 }
 
 /** The RFC 8414 fields of the authorization code flow (what MCP clients' SDKs require of it). */
@@ -109,6 +111,7 @@ function codeFlowFields (base: string, options: AuthorizationServerOptions): Rec
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: every authorization response carries `iss`, so clients must check it.
     authorization_response_iss_parameter_supported: true,
+    client_id_metadata_document_supported: options.clientIdMetadataDocuments === true,
     ...(options.registrationPath === undefined ? {} : { registration_endpoint: base + options.registrationPath })
   }
 }

@@ -3,6 +3,7 @@ import { duration } from '../../core/duration.js'
 import { permissionsSchema } from '../../core/options.js'
 import { PUBLIC_KEY_ALGORITHMS } from '../credentials/public-keys.js'
 import { parsePasswordHash } from '../credentials/password-hash.js'
+import { isNetwork } from './address-policy.js'
 import { clientKeysOf, MAX_CLIENT_KEYS } from './client-keys.js'
 import { isAllowedRedirectUri } from './redirect-uris.js'
 
@@ -70,6 +71,27 @@ const loginUserSchema = z.strictObject({
   permissions: permissionsSchema
 })
 
+const DAY = 24 * 60 * 60_000
+
+/**
+ * Client ID Metadata Documents: a client_id that is an https URL names a JSON document this
+ * server fetches (with SSRF protections) instead of a registration.
+ */
+const clientMetadataDocumentsSchema = z.strictObject({
+  /** The permissions such a client may be granted at most (the user's own bound them too). */
+  permissions: permissionsSchema.default(['*']),
+  /** The largest document accepted; the draft recommends 5 KB. */
+  maxBytes: z.coerce.number().int().positive().max(64 * 1024).default(5 * 1024),
+  /** Connecting, the answer and its body together. */
+  timeout: duration.refine((ms) => ms > 0 && ms <= 30_000, 'expected a duration above zero and at most 30s').default(5000),
+  /** The longest a fetched document is kept, whatever its Cache-Control says (at most 24h). */
+  cacheTtl: duration.refine((ms) => ms <= DAY, 'at most 24h').default(DAY),
+  /** Private or loopback networks (CIDR) that documents may nevertheless be fetched from; none by default. */
+  allowPrivateNetworks: z.array(z.string().refine(isNetwork, 'expected an address or CIDR network, such as 10.0.0.0/8')).default([]),
+  /** PEM file of the certificate authorities to trust for these fetches instead of Node's bundled ones. */
+  caFile: z.string().min(1).optional()
+})
+
 /** Interactive login: the authorization code flow with PKCE, a login page and a consent page. */
 export const loginOptionsSchema = z.strictObject({
   users: z.array(loginUserSchema).min(1, 'at least one user is required')
@@ -87,7 +109,14 @@ export const loginOptionsSchema = z.strictObject({
     timeWindow: duration.default(60 * 60_000),
     /** The permissions a registered client may be granted at most (the user's own bound them too). */
     permissions: permissionsSchema.default(['*'])
-  })]).default(false)
+  })]).default(false),
+  /** Clients known by the URL of their metadata document (the 2026-07-28 recommended way); off unless set. */
+  clientMetadataDocuments: z.union([z.literal(false), clientMetadataDocumentsSchema]).default(false),
+  /** Requests to the authorization endpoint per client address per timeWindow (each may start a session or a fetch). */
+  authorizeLimit: z.strictObject({
+    max: z.coerce.number().int().positive(),
+    timeWindow: duration
+  }).default({ max: 60, timeWindow: 60_000 })
 })
 
 export type LoginOptions = z.output<typeof loginOptionsSchema>
@@ -112,8 +141,8 @@ export const issueOptionsSchema = z.strictObject({
    */
   certificateBoundTokens: z.boolean().default(false)
 }).superRefine((issue, ctx) => {
-  if (issue.clients.length === 0 && (issue.login === undefined || issue.login.dynamicRegistration === false)) {
-    ctx.addIssue({ code: 'custom', path: ['clients'], message: 'at least one client is required (or login.dynamicRegistration)' })
+  if (issue.clients.length === 0 && (issue.login === undefined || (issue.login.dynamicRegistration === false && issue.login.clientMetadataDocuments === false))) {
+    ctx.addIssue({ code: 'custom', path: ['clients'], message: 'at least one client is required (or login.dynamicRegistration or login.clientMetadataDocuments)' })
   }
   if (issue.login === undefined && issue.clients.some((client) => client.redirectUris !== undefined)) {
     ctx.addIssue({ code: 'custom', path: ['login'], message: 'clients with redirectUris need login (users who sign in)' })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
@@ -5,7 +6,10 @@ import { parseOptions } from '../../core/options.js'
 import type { ScopeHierarchy } from '../../core/permissions.js'
 import type { TokenSigning } from '../../core/signing.js'
 import { createTokenStore, RedisTokenStore, tokenStoreOptionsSchema, type StoreConfig, type TokenStore } from '../token-store/index.js'
+import { createAddressPolicy } from './address-policy.js'
 import { createClientAssertions, type ClientAssertions } from './client-assertion.js'
+import { ClientMetadataDocuments } from './client-metadata-documents.js'
+import { createDocumentFetcher } from './client-metadata-fetch.js'
 import { AuthorizationCodes } from './authorization-codes.js'
 import { LoginSessions } from './login-sessions.js'
 import { createLoginUsers, type LoginUsers } from './login-users.js'
@@ -59,6 +63,28 @@ const optionsSchema = z.object({
   scopeHierarchy: z.record(z.string(), z.array(z.string())).default({})
 })
 
+function readCa (caFile: string): Buffer {
+  try {
+    return readFileSync(caFile)
+  } catch (error) {
+    throw new Error(`auth.jwt.issue.login.clientMetadataDocuments.caFile: cannot read ${caFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+}
+
+/** Client ID Metadata Documents, with `login.clientMetadataDocuments`; their connections close with the app. */
+function publishedClients (options: LoginOptions | undefined, fastify: FastifyInstance): ClientMetadataDocuments | undefined {
+  const documents = options?.clientMetadataDocuments
+  if (documents === undefined || documents === false) return undefined
+  const fetcher = createDocumentFetcher({
+    policy: createAddressPolicy(documents.allowPrivateNetworks),
+    maxBytes: documents.maxBytes,
+    timeout: documents.timeout,
+    ca: documents.caFile === undefined ? undefined : readCa(documents.caFile)
+  })
+  fastify.addHook('onClose', async () => { await fetcher.close() })
+  return new ClientMetadataDocuments({ fetch: fetcher.fetch, permissions: documents.permissions, cacheTtl: documents.cacheTtl })
+}
+
 function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | undefined, clients: PublicClientDirectory, store: TokenStore, service: TokenService, tokenLifetime: number, fastify: FastifyInstance): LoginFeatures | undefined {
   if (options === undefined || users === undefined) return undefined
   const codes = new AuthorizationCodes(store, tokenLifetime, async (family, clientId) => {
@@ -82,7 +108,7 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
   }
   const permissions = new Map(issue.clients.map((client) => [client.id, client.permissions]))
   const dynamic = issue.login?.dynamicRegistration
-  const directory = createPublicClientDirectory(issue.clients, store, dynamic === undefined || dynamic === false ? undefined : dynamic.permissions)
+  const directory = createPublicClientDirectory(issue.clients, store, dynamic === undefined || dynamic === false ? undefined : dynamic.permissions, publishedClients(issue.login, fastify))
   const users = issue.login === undefined ? undefined : createLoginUsers(issue.login.users)
   const service = new TokenService({
     store,

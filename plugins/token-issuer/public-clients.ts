@@ -27,8 +27,18 @@ export interface Registration {
   redirectUris: readonly string[]
 }
 
+/** Clients known by a document they publish (client ID metadata documents), not by registration. */
+export interface PublishedClients {
+  /** Whether `id` names such a client (then no other kind is looked up). */
+  accepts: (id: string) => boolean
+  /** Throws an error that says why when the client cannot be used. */
+  find: (id: string) => Promise<PublicClient>
+  /** The most any of them may be granted. */
+  readonly permissions: readonly string[]
+}
+
 export interface PublicClientDirectory {
-  /** The public client with this id, configured or registered; undefined when there is none. */
+  /** The public client with this id, configured, registered or published; undefined when there is none. */
   find: (id: string) => Promise<PublicClient | undefined>
   /** Stores a new registration (RFC 7591) for `ttlMs`; its id is random. */
   register: (registration: Registration, ttlMs: number) => Promise<PublicClient>
@@ -51,9 +61,10 @@ function parseRegistration (raw: string | undefined, id: string, permissions: re
 
 /**
  * Public clients: the configured ones (`issue.clients` entries with redirectUris) and, with
- * dynamic registration on, the registered ones in the token store (shared by every instance).
+ * dynamic registration on, the registered ones in the token store (shared by every instance), and
+ * with `published`, the clients whose id is the URL of their metadata document.
  */
-export function createPublicClientDirectory (configured: ReadonlyArray<{ id: string, name?: string | undefined, redirectUris?: readonly string[] | undefined, permissions: readonly string[] }>, store: TokenStore, dynamicPermissions: readonly string[] | undefined): PublicClientDirectory {
+export function createPublicClientDirectory (configured: ReadonlyArray<{ id: string, name?: string | undefined, redirectUris?: readonly string[] | undefined, permissions: readonly string[] }>, store: TokenStore, dynamicPermissions: readonly string[] | undefined, published?: PublishedClients): PublicClientDirectory {
   const byId = new Map<string, PublicClient>()
   for (const client of configured) {
     if (client.redirectUris === undefined) continue
@@ -63,6 +74,7 @@ export function createPublicClientDirectory (configured: ReadonlyArray<{ id: str
   return {
     find: async (id) => {
       const known = byId.get(id)
+      if (known === undefined && published?.accepts(id) === true) return await published.find(id)
       if (known !== undefined || !dynamic(id) || dynamicPermissions === undefined) return known
       return parseRegistration(await store.get(storeKey(id)), id, dynamicPermissions)
     },
@@ -72,6 +84,6 @@ export function createPublicClientDirectory (configured: ReadonlyArray<{ id: str
       return { id, ...registration, permissions: dynamicPermissions ?? [], dynamic: true }
     },
     allowsRedirect: (client, redirectUri) => client.redirectUris.some((registered) => redirectUriMatches(registered, redirectUri)),
-    permissionsOf: (id) => byId.get(id)?.permissions ?? (dynamic(id) ? dynamicPermissions : undefined)
+    permissionsOf: (id) => byId.get(id)?.permissions ?? (published?.accepts(id) === true ? published.permissions : dynamic(id) ? dynamicPermissions : undefined)
   }
 }

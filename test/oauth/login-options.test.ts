@@ -32,7 +32,7 @@ t.test('refused, each by path', async (t) => {
   t.match(problems({ clients: [{ ...publicClient, redirectUris: ['http://app.example.com/cb'] }], login: { users: [user] } }), [/clients\[0\]\.redirectUris\[0\]: expected an absolute https URL, or http on a loopback host/])
   t.match(problems({ clients: [{ ...publicClient, redirectUris: ['https://app.example.com/cb#x'] }], login: { users: [user] } }), [/redirectUris\[0\]/])
   t.match(problems({ clients: [{ id: 'c', secretHash: hash, name: 'C', permissions: [] }] }), [/clients\[0\]\.name: name is for public clients/])
-  t.match(problems({ login: { users: [user] } }), [/clients: at least one client is required \(or login\.dynamicRegistration\)/])
+  t.match(problems({ login: { users: [user] } }), [/clients: at least one client is required \(or login\.dynamicRegistration or login\.clientMetadataDocuments\)/])
   t.match(problems({ clients: [publicClient], login: { users: [{ ...user, passwordHash: 'plain' }] } }), [/login\.users\[0\]\.passwordHash: expected the output of `fastify-mcp-auth hash-password`/])
   t.match(problems({ clients: [publicClient], login: { users: [{ ...user, password: 'plain' }] } }), [/login\.users\[0\]\.password: plain passwords are refused/])
   t.match(problems({ clients: [publicClient], login: { users: [user, user] } }), [/login\.users: usernames must be unique/])
@@ -41,4 +41,22 @@ t.test('refused, each by path', async (t) => {
 t.test('login without server.publicUrl: start-up stops and says what to set', async (t) => {
   const config = testConfig({ auth: { strategy: 'jwt', jwt: { secret: JWT_SECRET, issuer: 'https://calc.test', issue: { clients: [publicClient], login: { users: [user] } } } } })
   await t.rejects(buildApp(config), /auth\.jwt\.issue\.login needs auth\.jwt\.issuer .* and server\.publicUrl/)
+})
+
+t.test('clientMetadataDocuments: valid alone, and its limits refused by path', async (t) => {
+  t.same(problems({ login: { users: [user], clientMetadataDocuments: {} } }), [], 'documents alone need no configured client')
+  t.same(problems({ login: { users: [user], clientMetadataDocuments: { allowPrivateNetworks: ['10.0.0.0/8', '::1', '127.0.0.1'], cacheTtl: '24h', timeout: '2s', maxBytes: 4096 } } }), [])
+  t.match(problems({ clients: [publicClient], login: { users: [user], clientMetadataDocuments: { allowPrivateNetworks: ['10.0.0.0/33'] } } }), [/login\.clientMetadataDocuments\.allowPrivateNetworks\[0\]: expected an address or CIDR network/])
+  t.match(problems({ clients: [publicClient], login: { users: [user], clientMetadataDocuments: { cacheTtl: '25h' } } }), [/login\.clientMetadataDocuments\.cacheTtl: at most 24h/])
+  t.match(problems({ clients: [publicClient], login: { users: [user], clientMetadataDocuments: { timeout: '1m' } } }), [/login\.clientMetadataDocuments\.timeout: expected a duration above zero and at most 30s/])
+  t.match(problems({ clients: [publicClient], login: { users: [user], clientMetadataDocuments: { maxBytes: 1_000_000 } } }), [/login\.clientMetadataDocuments\.maxBytes/])
+  t.match(problems({ clients: [publicClient], login: { users: [user], authorizeLimit: { max: 0, timeWindow: '1m' } } }), [/login\.authorizeLimit\.max/])
+})
+
+t.test('clientMetadataDocuments.caFile that cannot be read: start-up stops and names it', async (t) => {
+  const config = testConfig({
+    server: { publicUrl: 'https://calc.test' },
+    auth: { strategy: 'jwt', jwt: { secret: JWT_SECRET, issuer: 'https://calc.test', issue: { login: { users: [user], clientMetadataDocuments: { caFile: '/nonexistent/ca.pem' } } } } }
+  })
+  await t.rejects(buildApp(config), /clientMetadataDocuments\.caFile: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/)
 })

@@ -1,0 +1,110 @@
+import { OAuthError } from '../../core/errors.js'
+import { SingleFlight } from '../credentials/single-flight.js'
+import { ClientMetadataProblem, publicClientMetadata } from './client-metadata.js'
+import { DocumentFetchError, type FetchDocument } from './client-metadata-fetch.js'
+import type { PublicClient, PublishedClients } from './public-clients.js'
+
+/** Kept when the document's answer says nothing of caching. */
+const DEFAULT_CACHE_TTL = 5 * 60_000
+const MAX_CACHED = 1000
+const MAX_URL_LENGTH = 2000
+
+/** A client_id that names a client ID metadata document rather than a registered client. */
+export function isClientMetadataUrl (clientId: string): boolean {
+  return clientId.startsWith('https://')
+}
+
+/** Why a client's metadata document cannot be used: invalid_client, at either endpoint. */
+export class ClientMetadataError extends OAuthError {
+  constructor (reason: string) {
+    super('invalid_client', `the client's metadata document ${reason}`, 401)
+  }
+}
+
+/**
+ * draft-ietf-oauth-client-id-metadata-document §3: an https URL with a path, no query, fragment
+ * or credentials, in its canonical form (so the string compare with the document's client_id,
+ * and the cache key, mean one thing).
+ */
+function checkClientIdUrl (clientId: string): URL {
+  if (clientId.length > MAX_URL_LENGTH || !URL.canParse(clientId)) throw new ClientMetadataError('URL is not a valid URL')
+  const url = new URL(clientId)
+  if (url.href !== clientId) throw new ClientMetadataError('URL is not in canonical form (no dot segments, lower-case host, no default port)')
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw new ClientMetadataError('URL must not have credentials, a query or a fragment')
+  if (url.pathname === '/') throw new ClientMetadataError('URL must have a path')
+  return url
+}
+
+function clientOf (url: URL, json: unknown, permissions: readonly string[]): PublicClient {
+  const id = url.href
+  if (typeof json !== 'object' || json === null || (json as { client_id?: unknown }).client_id !== id) throw new ClientMetadataError('has a client_id other than its own URL')
+  let metadata
+  try {
+    metadata = publicClientMetadata(json)
+  } catch (error) {
+    if (error instanceof ClientMetadataProblem) throw new ClientMetadataError(`is not valid: ${error.message}`)
+    throw error
+  }
+  if (metadata.name === undefined) throw new ClientMetadataError('has no client_name')
+  // The host that published the document stands next to the name it chose, on every page.
+  return { id, name: `${metadata.name} (${url.host})`, redirectUris: metadata.redirectUris, permissions, dynamic: true }
+}
+
+export interface ClientMetadataDocumentsOptions {
+  fetch: FetchDocument
+  /** The most a client known by its document may be granted. */
+  permissions: readonly string[]
+  /** The longest a document is kept, whatever its Cache-Control says (ms). */
+  cacheTtl: number
+  now?: () => number
+}
+
+/**
+ * Clients whose client_id is the URL of their metadata document: fetched on first use, checked,
+ * and kept for as long as HTTP caching allows (capped by cacheTtl; 5 minutes when the answer says
+ * nothing). Failures are never kept, so a fixed document works on the next attempt.
+ */
+export class ClientMetadataDocuments implements PublishedClients {
+  readonly #options: ClientMetadataDocumentsOptions
+  readonly #cache = new Map<string, { client: PublicClient, expires: number }>()
+  readonly #fetching = new SingleFlight<PublicClient>()
+  readonly #now: () => number
+
+  constructor (options: ClientMetadataDocumentsOptions) {
+    this.#options = options
+    this.#now = options.now ?? Date.now
+  }
+
+  accepts (clientId: string): boolean {
+    return isClientMetadataUrl(clientId)
+  }
+
+  get permissions (): readonly string[] {
+    return this.#options.permissions
+  }
+
+  async find (clientId: string): Promise<PublicClient> {
+    const cached = this.#cache.get(clientId)
+    if (cached !== undefined && cached.expires > this.#now()) return cached.client
+    this.#cache.delete(clientId)
+    const url = checkClientIdUrl(clientId)
+    return await this.#fetching.run(clientId, async () => await this.#load(url))
+  }
+
+  async #load (url: URL): Promise<PublicClient> {
+    let fetched
+    try {
+      fetched = await this.#options.fetch(url)
+    } catch (error) {
+      if (error instanceof DocumentFetchError) throw new ClientMetadataError(error.message)
+      throw error
+    }
+    const client = clientOf(url, fetched.json, this.#options.permissions)
+    const ttl = Math.min(fetched.maxAge ?? DEFAULT_CACHE_TTL, this.#options.cacheTtl)
+    if (ttl > 0) {
+      if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string)
+      this.#cache.set(url.href, { client, expires: this.#now() + ttl })
+    }
+    return client
+  }
+}
