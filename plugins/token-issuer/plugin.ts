@@ -7,6 +7,7 @@ import type { TokenSigning } from '../../core/signing.js'
 import { createTokenStore, RedisTokenStore, tokenStoreOptionsSchema, type StoreConfig, type TokenStore } from '../token-store/index.js'
 import { createClientAssertions, type ClientAssertions } from './client-assertion.js'
 import { AuthorizationCodes } from './authorization-codes.js'
+import { RememberedConsent } from './consents.js'
 import { LoginSessions } from './login-sessions.js'
 import { createLoginUsers, type LoginUsers } from './login-users.js'
 import { issueOptionsSchema, type IssueClient, type LoginOptions } from './options.js'
@@ -26,6 +27,8 @@ export interface LoginFeatures {
   readonly clients: PublicClientDirectory
   readonly codes: AuthorizationCodes
   readonly sessions: LoginSessions
+  /** What each user allowed each client, remembered for `options.consentTtl`. */
+  readonly consents: RememberedConsent
   readonly options: LoginOptions
 }
 
@@ -65,7 +68,7 @@ function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | u
     await service.revokeFamily(family)
     fastify.log.warn({ event: 'security', reason: 'authorization_code_reuse', principal: clientId, family }, 'a used authorization code was presented again: the tokens it issued are revoked')
   })
-  return { users, clients, codes, sessions: new LoginSessions(store, options.sessionTtl), options }
+  return { users, clients, codes, sessions: new LoginSessions(store, options.sessionTtl), consents: new RememberedConsent(store), options }
 }
 
 /**
