@@ -7,7 +7,7 @@ import { OAuthError } from '../core/errors.js'
 import type { ScopeHierarchy } from '../core/permissions.js'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { S256_CHALLENGE } from '../plugins/token-issuer/authorization-codes.js'
-import type { PendingAuthorization } from '../plugins/token-issuer/login-sessions.js'
+import { PROMPT_VALUES, type PendingAuthorization } from '../plugins/token-issuer/login-sessions.js'
 import type { LoginFeatures } from '../plugins/token-issuer/plugin.js'
 import type { PublicClient } from '../plugins/token-issuer/public-clients.js'
 import { isWellFormedScope } from '../plugins/token-issuer/token-service.js'
@@ -65,14 +65,13 @@ function resourceOf (request: FastifyRequest, flow: LoginFlow): { resource?: str
   return { resource: normalized, ...(audience === undefined ? {} : { audience }) }
 }
 
-/** The `prompt` values this server acts on (OIDC Core §3.1.2.1); others are ignored. */
-interface Prompt { none: boolean, login: boolean, consent: boolean }
+/** Which of PROMPT_VALUES the request gave. */
+type Prompt = Record<typeof PROMPT_VALUES[number], boolean>
 
 function promptOf (query: unknown): Prompt {
   const values = new Set((queryParameter(query, 'prompt') ?? '').split(' ').filter((value) => value !== ''))
   const prompt: Prompt = { none: false, login: false, consent: false }
-  // The names come from the object's keys: `none` is also a strategy name, kept out of routes/ as a literal.
-  for (const name of Object.keys(prompt) as Array<keyof Prompt>) prompt[name] = values.has(name)
+  for (const name of PROMPT_VALUES) prompt[name] = values.has(name)
   if (prompt.none && values.size > 1) throw new OAuthError('invalid_request', 'prompt=none must not be combined with other values')
   return prompt
 }

@@ -1,3 +1,4 @@
+import { PROMPT_VALUES } from '../plugins/token-issuer/login-sessions.js'
 import { PUBLIC_CLIENT_AUTH_METHOD } from '../plugins/token-issuer/public-clients.js'
 import { errorBody, MCP_AUTH_NOT_FOUND } from '../core/errors.js'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -109,6 +110,7 @@ function codeFlowFields (base: string, options: AuthorizationServerOptions): Rec
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: every authorization response carries `iss`, so clients must check it.
     authorization_response_iss_parameter_supported: true,
+    prompt_values_supported: PROMPT_VALUES,
     ...(options.registrationPath === undefined ? {} : { registration_endpoint: base + options.registrationPath })
   }
 }

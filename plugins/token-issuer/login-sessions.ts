@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { sha256 } from '../credentials/compare.js'
 import type { TokenStore } from '../token-store/store.js'
 
+/** The `prompt` values the authorization endpoint acts on (OIDC Core §3.1.2.1); others are ignored. */
+export const PROMPT_VALUES = ['none', 'login', 'consent'] as const
+
 /** An authorization request checked at /oauth/authorize, waiting for the user's sign-in and consent. */
 export interface PendingAuthorization {
   /** Names this request in the forms, so a form for another request (another tab) is refused. */

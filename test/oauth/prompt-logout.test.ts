@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { buildApp } from '../../app.js'
+import { browserTest, signIn } from '../helpers/browser.js'
 import { claimsOf, oauthPost } from '../helpers/issuing.js'
 import { ADA, BOB, CookieJar, DESKTOP, driveLogin, hiddenField, loginConfig, postForm, REDIRECT_URI } from '../helpers/login.js'
 import { authorizeUrl, loginPage, pkce, submitLogin } from '../helpers/pkce.js'
@@ -47,6 +48,12 @@ async function consentPage (origin: string, jar: CookieJar): Promise<string> {
   if (page.status !== 200) throw new Error(`the consent page answered ${page.status}`)
   return await page.text()
 }
+
+t.test('the RFC 8414 metadata lists the prompt values acted on', async (t) => {
+  const { origin } = await started(t)
+  const metadata = await (await fetch(`${origin}/.well-known/oauth-authorization-server`)).json() as Record<string, unknown>
+  t.same(metadata.prompt_values_supported, ['none', 'login', 'consent'])
+})
 
 t.test('prompt=none without a session: login_required, no page, no cookie', async (t) => {
   const { server, origin } = await started(t)
@@ -241,4 +248,21 @@ t.test('with an https public URL the cleared cookie is the __Host- one, Secure',
   const [pair, ...attributes] = String(answer.headers['set-cookie']).split('; ')
   t.equal(pair, '__Host-mcp_login=')
   t.same(attributes.filter((attribute) => !attribute.startsWith('Expires=')).sort(), ['HttpOnly', 'Max-Age=0', 'Path=/', 'SameSite=Lax', 'Secure'])
+})
+
+browserTest(t, 'Chromium: Sign out on the consent page signs out; the next visit shows the login page', async (t, browser) => {
+  const { server, origin } = await started(t)
+  const page = await browser.newPage()
+  page.setDefaultTimeout(30_000)
+  const url = authorizeUrl(origin, pkce().challenge).href
+  await page.goto(url)
+  await signIn(page, ADA)
+  await page.getByRole('button', { name: 'Allow', exact: true }).waitFor()
+  const [signedOut] = await Promise.all([page.waitForResponse((response) => response.url().endsWith('/oauth/logout')), page.getByRole('button', { name: 'Sign out' }).click()])
+  t.equal(signedOut.status(), 200, 'the browser\'s own POST passes the CSRF, Fetch Metadata and Origin checks')
+  t.equal(await page.locator('h1').textContent(), 'You are signed out')
+  t.same((await page.context().cookies(origin)).map((cookie) => cookie.name), [], 'the browser dropped the cookie')
+  await page.goto(url)
+  t.ok(await page.getByRole('button', { name: 'Sign in' }).isVisible(), 'the login page again')
+  t.match(server.logs.records().filter((line) => line.event === 'session'), [{ action: 'logout', outcome: 'success', principal: ADA.username }])
 })
