@@ -28,6 +28,10 @@ export async function consentCommand (args: readonly string[], io: CliIo): Promi
     throw new CommandError(`consent revoke: ${file} keeps remembered consent in the memory store, inside the running server process, where this command cannot reach it. ` +
       'Restarting the server forgets all of it; to revoke consent while the server runs, set store.redisUrl (a Redis shared by the server and this command).', 2)
   }
+  if (!login.users.some((user) => user.username.normalize('NFC') === values.user?.normalize('NFC'))) {
+    // Not an error: the user may have been removed from the config after consenting.
+    write(io.stderr, `fastify-mcp-auth: note: ${values.user} is not among the login users of ${file}; revoking anyway`)
+  }
   const store = new RedisTokenStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix })
   try {
     if (!await store.connected(CONNECT_TIMEOUT, true)) throw new CommandError(`consent revoke: the token store (Redis, store.redisUrl of ${file}) could not be reached; nothing was revoked`, 1)

@@ -150,8 +150,9 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
 
 /**
  * The authorization endpoint (OAuth 2.1 authorization code with PKCE S256, RFC 9207 `iss`,
- * RFC 8707 `resource`, OIDC's `prompt`) and its login, consent and sign-out pages. A bad client_id or redirect_uri gets a
- * page of its own, never a redirect; every other error goes back to the client's redirect URI.
+ * RFC 8707 `resource`, OIDC's `prompt`) and its login, consent and sign-out pages. A bad
+ * client_id or redirect_uri gets a page of its own, never a redirect; every other error goes back
+ * to the client's redirect URI.
  */
 export default async function authorizeRoutes (fastify: FastifyInstance, options: AuthorizeRoutesOptions): Promise<void> {
   await fastify.register(formbody)

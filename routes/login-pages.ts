@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 
-// The login, consent and error pages of the authorization endpoint: server-rendered HTML, no script.
+// The login, consent, signed-out and error pages of the authorization endpoint: server-rendered HTML, no script.
 
 export const LOGIN_PATH = '/oauth/login'
 export const CONSENT_PATH = '/oauth/consent'

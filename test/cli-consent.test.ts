@@ -108,7 +108,9 @@ redisTest(t, 'revoked through Redis: for one client, then for every client; othe
   const shown = await fetch(new URL(page.headers.get('location') ?? '', origin), { redirect: 'manual', headers: { cookie: ada.header } })
   t.equal(shown.status, 200, 'the consent page is shown again')
   const again = await run('consent', 'revoke', '--config', file, '--user', ADA.username, '--client', DESKTOP.id)
-  t.same([again.code, again.out], [0, 'ada had no remembered consent to desktop: nothing changed\n'])
+  t.same([again.code, again.out, again.err], [0, 'ada had no remembered consent to desktop: nothing changed\n', ''])
+  const stranger = await run('consent', 'revoke', '--config', file, '--user', 'mallory', '--client', DESKTOP.id)
+  t.same([stranger.code, stranger.err], [0, `fastify-mcp-auth: note: mallory is not among the login users of ${file}; revoking anyway\n`], 'a name not in the config: a note, not an error')
 
   await consent(ada, DESKTOP.id)
   t.equal(await silently(ada), 'code', 'consent given again is remembered')
