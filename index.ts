@@ -33,7 +33,7 @@ export { MemoryTokenStore, RedisTokenStore, createTokenStore, type TokenStore } 
 // Cross-cutting plugins (fastify-plugin; each decorates the scope it is registered in).
 export { rateLimits, type RateLimitOptions, type RateLimits } from './plugins/rate-limits.js'
 export { auditLog, type AuditLogOptions } from './plugins/audit-log.js'
-export type { AuditSink, AuthEvent, ToolEvent } from './plugins/audit.js'
+export type { AuditSink, AuthEvent, SessionEvent, ToolEvent } from './plugins/audit.js'
 export { metrics, type MetricsOptions } from './plugins/metrics.js'
 export { tokenIssuer, type TokenIssuer, type TokenIssuerOptions } from './plugins/token-issuer/plugin.js'
 

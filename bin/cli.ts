@@ -10,8 +10,9 @@ import { generatedKeyBanner } from './banner.js'
 import { generateKey } from './gen-key.js'
 import { hashPasswordCommand } from './hash-password.js'
 import { tokenCommand } from './token.js'
+import { consentCommand } from './consent.js'
 import { stdioCommand } from './stdio.js'
-import { UsageError, write, type CliIo } from './io.js'
+import { CommandError, UsageError, write, type CliIo } from './io.js'
 
 export type { CliIo } from './io.js'
 
@@ -24,6 +25,8 @@ Commands:
   hash-password                                       read a password on stdin, print its scrypt hash
   token --sub ID --permissions a,b [--ttl 15m] [--config FILE]
                                                       mint a JWT with the config's signing key
+  consent revoke --user NAME [--client ID] [--config FILE]
+                                                      forget a login user's remembered consent (needs store.redisUrl)
   stdio [--config FILE]                               the calculator over stdio, for clients that launch a command;
                                                       the credential comes from MCP_AUTH_CREDENTIAL
 
@@ -58,6 +61,8 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number 
         return await hashPasswordCommand(io)
       case 'token':
         return tokenCommand(rest, io)
+      case 'consent':
+        return await consentCommand(rest, io)
       case 'stdio':
         return await stdioCommand(rest, io) ?? 'serving'
       case 'help': case '--help': case '-h':
@@ -70,6 +75,10 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number 
     if (error instanceof ConfigError) {
       write(io.stderr, `fastify-mcp-auth: ${error.message}`)
       return EXIT_USAGE
+    }
+    if (error instanceof CommandError) {
+      write(io.stderr, `fastify-mcp-auth: ${error.message}`)
+      return error.exitCode
     }
     if (error instanceof MCP_AUTH_INVALID_OPTION) {
       write(io.stderr, `fastify-mcp-auth: ${error.message}`)

@@ -14,3 +14,13 @@ export class UsageError extends Error {}
 export function write (stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : text + '\n')
 }
+
+/** A command that cannot do its work (the message says why): reported without the usage text, with `exitCode`. */
+export class CommandError extends Error {
+  readonly exitCode: number
+
+  constructor (message: string, exitCode: number) {
+    super(message)
+    this.exitCode = exitCode
+  }
+}

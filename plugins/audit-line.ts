@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { AuthEvent, ToolEvent } from './audit.js'
+import type { AuthEvent, SessionEvent, ToolEvent } from './audit.js'
 
 /** Printable ASCII without `"` and `\`: written between quotes as it is. Anything else goes through JSON.stringify. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
@@ -24,6 +24,11 @@ function head (event: string): string {
 
 const AUTH_MESSAGES = { success: 'authenticated', failure: 'authentication failed', throttled: 'authentication throttled' } satisfies Record<AuthEvent['outcome'], string>
 
+export const SESSION_MESSAGES = {
+  logout: { success: 'signed out', failure: 'sign-out refused' },
+  silent_authorization: { success: 'authorized without a page', failure: 'authorization without a page refused' }
+} satisfies Record<SessionEvent['action'], Record<SessionEvent['outcome'], string>>
+
 /**
  * Audit events as JSON lines, built field by field in a fixed order: the same line pino would
  * write for the event (level, time, the event's fields, ip, reqId, userAgent, msg), for a fraction
@@ -43,5 +48,10 @@ export const auditLine = {
   },
   rateLimited (request: FastifyRequest, limit: string): string {
     return head('rate_limit') + `,"limit":${text(limit)}` + optional('principal', request.principal?.id) + tail(request, 'rate limited')
+  },
+  session (request: FastifyRequest, event: SessionEvent): string {
+    return head('session') + `,"action":"${event.action}","outcome":"${event.outcome}"` +
+      optional('reason', event.reason) + optional('principal', event.principal) + optional('client', event.client) +
+      tail(request, SESSION_MESSAGES[event.action][event.outcome])
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { auditLine } from './audit-line.js'
+import { auditLine, SESSION_MESSAGES } from './audit-line.js'
 
 export type AuthOutcomeName = 'success' | 'failure' | 'throttled'
 
@@ -25,11 +25,26 @@ export interface ToolEvent {
   arguments?: unknown
 }
 
+/**
+ * A change to a browser's sign-in on the built-in authorization server that is not a password
+ * check: a sign-out, or an authorization request answered without a page (`prompt=none`).
+ */
+export interface SessionEvent {
+  action: 'logout' | 'silent_authorization'
+  outcome: 'success' | 'failure'
+  /** Why a silent authorization was refused: login_required, consent_required, invalid_scope. */
+  reason?: string
+  principal?: string
+  client?: string
+}
+
 /** Receives every auth attempt and tool call; the audit log and the metrics both listen. */
 export interface AuditSink {
   auth: (request: FastifyRequest, event: AuthEvent) => void
   tool: (request: FastifyRequest, event: ToolEvent) => void
   rateLimited: (request: FastifyRequest, limit: string) => void
+  /** Sign-outs and silent authorizations; optional, so sinks written before it still fit. */
+  session?: (request: FastifyRequest, event: SessionEvent) => void
   /** Whether tool events should carry the call's arguments. */
   readonly includeArguments: boolean
 }
@@ -53,7 +68,8 @@ export function createAuditLog (out: LineWriter, options: { includeArguments: bo
     includeArguments: options.includeArguments,
     auth: (request, event) => { out.write(auditLine.auth(request, event)) },
     tool: (request, event) => { out.write(auditLine.tool(request, event)) },
-    rateLimited: (request, limit) => { out.write(auditLine.rateLimited(request, limit)) }
+    rateLimited: (request, limit) => { out.write(auditLine.rateLimited(request, limit)) },
+    session: (request, event) => { out.write(auditLine.session(request, event)) }
   }
 }
 
@@ -63,7 +79,8 @@ export function fanOut (...sinks: AuditSink[]): AuditSink {
     includeArguments: sinks.some((sink) => sink.includeArguments),
     auth: (request, event) => { for (const sink of sinks) sink.auth(request, event) },
     tool: (request, event) => { for (const sink of sinks) sink.tool(request, event) },
-    rateLimited: (request, limit) => { for (const sink of sinks) sink.rateLimited(request, limit) }
+    rateLimited: (request, limit) => { for (const sink of sinks) sink.rateLimited(request, limit) },
+    session: (request, event) => { for (const sink of sinks) sink.session?.(request, event) }
   }
 }
 
@@ -78,6 +95,7 @@ export function requestLogAudit (): AuditSink {
     includeArguments: false,
     auth: (request, event) => { if (event.outcome !== 'success') request.log.info({ event: 'auth', ...event, ...requestFields(request) }, 'authentication failed') },
     tool: () => {},
-    rateLimited: (request, limit) => { request.log.info({ event: 'rate_limit', limit, ...requestFields(request) }, 'rate limited') }
+    rateLimited: (request, limit) => { request.log.info({ event: 'rate_limit', limit, ...requestFields(request) }, 'rate limited') },
+    session: (request, event) => { request.log.info({ event: 'session', ...event, ...requestFields(request) }, SESSION_MESSAGES[event.action][event.outcome]) }
   }
 }

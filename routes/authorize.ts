@@ -7,13 +7,15 @@ import { OAuthError } from '../core/errors.js'
 import type { ScopeHierarchy } from '../core/permissions.js'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { S256_CHALLENGE } from '../plugins/token-issuer/authorization-codes.js'
-import type { PendingAuthorization } from '../plugins/token-issuer/login-sessions.js'
+import { PROMPT_VALUES, type PendingAuthorization } from '../plugins/token-issuer/login-sessions.js'
 import type { LoginFeatures } from '../plugins/token-issuer/plugin.js'
 import type { PublicClient } from '../plugins/token-issuer/public-clients.js'
 import { isWellFormedScope } from '../plugins/token-issuer/token-service.js'
 import { loginFormRoutes } from './login-forms.js'
 import { authorizationResponse, sessionIdOf, setSessionCookie } from './login-http.js'
 import { CONSENT_PATH, errorPage, loginPage, pageHeaders } from './login-pages.js'
+import { authorizeWithoutPage } from './login-silent.js'
+import { logoutRoutes } from './logout.js'
 import type { AudienceFor } from './token.js'
 
 export const AUTHORIZE_PATH = '/oauth/authorize'
@@ -63,8 +65,19 @@ function resourceOf (request: FastifyRequest, flow: LoginFlow): { resource?: str
   return { resource: normalized, ...(audience === undefined ? {} : { audience }) }
 }
 
+/** Which of PROMPT_VALUES the request gave. */
+type Prompt = Record<typeof PROMPT_VALUES[number], boolean>
+
+function promptOf (query: unknown): Prompt {
+  const values = new Set((queryParameter(query, 'prompt') ?? '').split(' ').filter((value) => value !== ''))
+  const prompt: Prompt = { none: false, login: false, consent: false }
+  for (const name of PROMPT_VALUES) prompt[name] = values.has(name)
+  if (prompt.none && values.size > 1) throw new OAuthError('invalid_request', 'prompt=none must not be combined with other values')
+  return prompt
+}
+
 /** The checks after the client and redirect URI are known good: each failure goes back to the client. */
-function pendingRequest (request: FastifyRequest, client: PublicClient, redirectUri: string, flow: LoginFlow): PendingAuthorization {
+function pendingRequest (request: FastifyRequest, client: PublicClient, redirectUri: string, flow: LoginFlow, prompt: Prompt): PendingAuthorization {
   const query = request.query
   const state = queryParameter(query, 'state')
   if (queryParameter(query, 'response_type') !== 'code') throw new OAuthError('unsupported_response_type', 'response_type must be code')
@@ -75,7 +88,6 @@ function pendingRequest (request: FastifyRequest, client: PublicClient, redirect
   if (!S256_CHALLENGE.test(challenge)) throw new OAuthError('invalid_request', 'code_challenge must be 43 base64url characters (S256)')
   const scope = queryParameter(query, 'scope')
   if (scope !== undefined && !isWellFormedScope(scope)) throw new OAuthError('invalid_scope', 'scope is malformed: space-separated scope tokens (RFC 6749 §3.3)')
-  const prompt = (queryParameter(query, 'prompt') ?? '').split(' ')
   return {
     id: randomBytes(16).toString('base64url'),
     clientId: client.id,
@@ -85,7 +97,8 @@ function pendingRequest (request: FastifyRequest, client: PublicClient, redirect
     codeChallenge: challenge,
     permissions: [],
     ...resourceOf(request, flow),
-    forceConsent: prompt.includes('consent'),
+    forceConsent: prompt.consent,
+    ...(prompt.login ? { reauthenticate: true } : {}),
     ...(scope === undefined ? {} : { scope })
   }
 }
@@ -114,20 +127,24 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
     return refuseWithoutRedirect(request, reply, 'invalid_request', 'redirect_uri is missing or not one registered for this application')
   }
   let pending: PendingAuthorization
+  let prompt: Prompt
   try {
-    pending = pendingRequest(request, client, redirectUri, flow)
+    prompt = promptOf(request.query)
+    pending = pendingRequest(request, client, redirectUri, flow, prompt)
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error
     const state = (() => { try { return queryParameter(request.query, 'state') } catch { return undefined } })()
     return reply.header('cache-control', 'no-store').redirect(authorizationResponse(redirectUri, { error: error.error, error_description: error.description, state }, flow.issuer), 303)
   }
+  if (prompt.none) return await authorizeWithoutPage(request, reply, flow, pending)
   const id = sessionIdOf(request, flow.secure)
   const session = await sessions.read(id)
-  if (id !== undefined && session?.user !== undefined) {
+  if (id !== undefined && session?.user !== undefined && !prompt.login) {
     await sessions.write(id, { ...session, pending })
     return reply.header('cache-control', 'no-store').redirect(CONSENT_PATH, 303)
   }
-  // A session from an earlier visit is reused (a page reload costs no new store entry).
+  // A session from an earlier visit is reused (a page reload costs no new store entry). Under
+  // prompt=login its user stays signed in for other requests; this one waits for a new sign-in.
   let csrf = session?.csrf
   if (id !== undefined && session !== undefined) {
     await sessions.write(id, { ...session, pending })
@@ -141,8 +158,9 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
 
 /**
  * The authorization endpoint (OAuth 2.1 authorization code with PKCE S256, RFC 9207 `iss`,
- * RFC 8707 `resource`) and its login and consent pages. A bad client_id or redirect_uri gets a
- * page of its own, never a redirect; every other error goes back to the client's redirect URI.
+ * RFC 8707 `resource`, OIDC's `prompt`) and its login, consent and sign-out pages. A bad
+ * client_id or redirect_uri gets a page of its own, never a redirect; every other error goes back
+ * to the client's redirect URI.
  */
 export default async function authorizeRoutes (fastify: FastifyInstance, options: AuthorizeRoutesOptions): Promise<void> {
   await fastify.register(formbody)
@@ -165,4 +183,5 @@ export default async function authorizeRoutes (fastify: FastifyInstance, options
     return await authorize(request, reply, flow)
   })
   await fastify.register(loginFormRoutes, flow)
+  await fastify.register(logoutRoutes, flow)
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { FailedAuthThrottled, OAuthError } from '../core/errors.js'
 import type { LoginSession, PendingAuthorization } from '../plugins/token-issuer/login-sessions.js'
-import { intersectScopes, narrowScope } from '../plugins/token-issuer/token-service.js'
 import type { LoginFlow } from './authorize.js'
+import { consentCovers, createCode, grantable } from './login-grant.js'
 import { authorizationResponse, formValue, formValues, sameOriginPost, sameSecret, sessionIdOf, setSessionCookie } from './login-http.js'
 import { CONSENT_PATH, consentPage, errorPage, LOGIN_PATH, loginPage, pageHeaders } from './login-pages.js'
 
@@ -36,17 +36,7 @@ async function answer (reply: FastifyReply, flow: LoginFlow, signed: Signed, par
 }
 
 async function issueCode (reply: FastifyReply, flow: LoginFlow, signed: Signed, user: string, permissions: string[]): Promise<FastifyReply> {
-  const { pending } = signed.session
-  const code = await flow.login.codes.create({
-    clientId: pending.clientId,
-    redirectUri: pending.redirectUri,
-    codeChallenge: pending.codeChallenge,
-    user,
-    permissions,
-    ...(pending.resource === undefined ? {} : { resource: pending.resource }),
-    ...(pending.audience === undefined ? {} : { audience: pending.audience })
-  })
-  return await answer(reply, flow, signed, { code })
+  return await answer(reply, flow, signed, { code: await createCode(flow, signed.session.pending, user, permissions) })
 }
 
 async function login (request: FastifyRequest, reply: FastifyReply, flow: LoginFlow): Promise<FastifyReply> {
@@ -78,23 +68,18 @@ async function login (request: FastifyRequest, reply: FastifyReply, flow: LoginF
   flow.audit.auth(request, { strategy: 'login', outcome: 'success', principal: user.username })
   // A new session id at sign-in: one fixed before it (session fixation) is worth nothing after.
   await flow.login.sessions.destroy(signed.id)
-  const created = await flow.login.sessions.create({ user: user.username, pending })
+  const { reauthenticate: _done, ...signedInFor } = pending
+  const created = await flow.login.sessions.create({ user: user.username, pending: signedInFor })
   setSessionCookie(reply, created.id, { secure: flow.secure, maxAge: Math.floor(flow.login.sessions.ttl / 1000) })
   return reply.header('cache-control', 'no-store').redirect(CONSENT_PATH, 303)
-}
-
-/** What the signed-in user may grant the pending request: its scope narrowed by client and user; `invalid_scope` when nothing is left. */
-function grantable (flow: LoginFlow, pending: PendingAuthorization, user: string): string[] {
-  const client = flow.login.clients.permissionsOf(pending.clientId) ?? []
-  const held = flow.login.users.permissionsOf(user) ?? []
-  return narrowScope(intersectScopes(client, held, flow.scopeHierarchy), pending.scope, flow.scopeHierarchy)
 }
 
 async function consent (request: FastifyRequest, reply: FastifyReply, flow: LoginFlow): Promise<FastifyReply> {
   const id = sessionIdOf(request, flow.secure)
   const session = await flow.login.sessions.read(id)
   const user = session?.user
-  if (id === undefined || session?.pending === undefined || user === undefined) return expired(reply, 400, 'There is no sign-in in progress. Go back to your application and connect again.')
+  // prompt=login: the sign-in the session had before the request does not count for it.
+  if (id === undefined || session?.pending === undefined || user === undefined || session.pending.reauthenticate === true) return expired(reply, 400, 'There is no sign-in in progress. Go back to your application and connect again.')
   const signed: Signed = { id, session: { ...session, pending: session.pending } }
   let permissions: string[]
   try {
@@ -103,8 +88,7 @@ async function consent (request: FastifyRequest, reply: FastifyReply, flow: Logi
     if (!(error instanceof OAuthError)) throw error
     return await answer(reply, flow, signed, { error: error.error, error_description: 'none of the requested scopes can be granted to this user and client' })
   }
-  const remembered = await flow.login.sessions.consented(session.pending.clientId, user)
-  if (!session.pending.forceConsent && permissions.every((scope) => remembered.includes(scope))) return await issueCode(reply, flow, signed, user, permissions)
+  if (await consentCovers(flow, session.pending, user, permissions)) return await issueCode(reply, flow, signed, user, permissions)
   await flow.login.sessions.write(id, { ...session, pending: { ...session.pending, permissions } })
   return pageHeaders(reply, session.pending.redirectUri).code(200).send(consentPage({
     csrf: session.csrf,
@@ -120,14 +104,14 @@ async function consent (request: FastifyRequest, reply: FastifyReply, flow: Logi
 async function decide (request: FastifyRequest, reply: FastifyReply, flow: LoginFlow): Promise<FastifyReply> {
   const signed = await formSession(request, flow)
   const user = signed?.session.user
-  if (signed === undefined || user === undefined) return expired(reply, 403, 'This consent form has expired or did not come from this site. Go back to your application and connect again.')
+  if (signed === undefined || user === undefined || signed.session.pending.reauthenticate === true) return expired(reply, 403, 'This consent form has expired or did not come from this site. Go back to your application and connect again.')
   const { pending } = signed.session
   const decision = formValue(request.body, 'decision')
   // Only scopes the page offered: a checkbox value added by hand grants nothing.
   const chosen = formValues(request.body, 'scope').filter((scope) => pending.permissions.includes(scope))
   // Deny: exactly error, state and iss (the contract the browser tests check).
   if (decision !== 'allow' || chosen.length === 0) return await answer(reply, flow, signed, { error: 'access_denied' })
-  await flow.login.sessions.rememberConsent(pending.clientId, user, chosen, flow.login.options.consentTtl)
+  await flow.login.consents.remember(pending.clientId, user, chosen, flow.login.options.consentTtl)
   return await issueCode(reply, flow, signed, user, chosen)
 }
 

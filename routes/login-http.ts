@@ -23,6 +23,11 @@ export function setSessionCookie (reply: FastifyReply, id: string, settings: Coo
   return reply.setCookie(cookieName(settings.secure), id, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: settings.maxAge, secure: settings.secure })
 }
 
+/** Ends the cookie (Max-Age=0) with the attributes it was set with, as the __Host- prefix requires. */
+export function clearSessionCookie (reply: FastifyReply, secure: boolean): FastifyReply {
+  return reply.clearCookie(cookieName(secure), { path: '/', httpOnly: true, sameSite: 'lax', secure })
+}
+
 /** Constant-time equality of two strings of any length (both hashed first). */
 export function sameSecret (a: string, b: string): boolean {
   return timingSafeEqual(sha256(a), sha256(b))

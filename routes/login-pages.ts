@@ -1,9 +1,10 @@
 import type { FastifyReply } from 'fastify'
 
-// The login, consent and error pages of the authorization endpoint: server-rendered HTML, no script.
+// The login, consent, signed-out and error pages of the authorization endpoint: server-rendered HTML, no script.
 
 export const LOGIN_PATH = '/oauth/login'
 export const CONSENT_PATH = '/oauth/consent'
+export const LOGOUT_PATH = '/oauth/logout'
 
 const STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}' +
   'label{display:block;margin:.75rem 0 .25rem}input[type=text],input:not([type]),input[type=password]{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}' +
@@ -80,7 +81,13 @@ export function consentPage (options: ConsentPageOptions): string {
     `<form method="post" action="${CONSENT_PATH}">\n${hidden('csrf', options.csrf)}\n${hidden('request', options.request)}\n` +
     `<fieldset>\n<legend>Permissions</legend>\n${scopes}\n</fieldset>\n` +
     '<button type="submit" name="decision" value="allow">Allow</button>\n' +
-    '<button type="submit" name="decision" value="deny">Deny</button>\n</form>')
+    '<button type="submit" name="decision" value="deny">Deny</button>\n</form>\n' +
+    `<form method="post" action="${LOGOUT_PATH}">\n${hidden('csrf', options.csrf)}\n` +
+    `<p class="note">Not ${escapeHtml(options.user)}? <button type="submit">Sign out</button></p>\n</form>`)
+}
+
+export function signedOutPage (): string {
+  return page('Signed out', '<h1>You are signed out</h1>\n<p>Close this window, or go back to your application to sign in again.</p>')
 }
 
 export function errorPage (title: string, message: string): string {

@@ -1,3 +1,4 @@
+import { PROMPT_VALUES } from '../plugins/token-issuer/login-sessions.js'
 import { PUBLIC_CLIENT_AUTH_METHOD } from '../plugins/token-issuer/public-clients.js'
 import { errorBody, MCP_AUTH_NOT_FOUND } from '../core/errors.js'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -112,6 +113,7 @@ function codeFlowFields (base: string, options: AuthorizationServerOptions): Rec
     // RFC 9207: every authorization response carries `iss`, so clients must check it.
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: options.clientIdMetadataDocuments === true,
+    prompt_values_supported: PROMPT_VALUES,
     ...(options.registrationPath === undefined ? {} : { registration_endpoint: base + options.registrationPath })
   }
 }

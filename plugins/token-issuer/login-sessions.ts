@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { sha256 } from '../credentials/compare.js'
 import type { TokenStore } from '../token-store/store.js'
 
+/** The `prompt` values the authorization endpoint acts on (OIDC Core §3.1.2.1); others are ignored. */
+export const PROMPT_VALUES = ['none', 'login', 'consent'] as const
+
 /** An authorization request checked at /oauth/authorize, waiting for the user's sign-in and consent. */
 export interface PendingAuthorization {
   /** Names this request in the forms, so a form for another request (another tab) is refused. */
@@ -19,6 +22,8 @@ export interface PendingAuthorization {
   audience?: string | undefined
   /** `prompt=consent`: ask even when consent is remembered. */
   forceConsent: boolean
+  /** `prompt=login`: no consent (and no code) until the user signs in again, whoever is signed in now. */
+  reauthenticate?: boolean | undefined
 }
 
 /** A browser's sign-in state, kept server-side; the cookie holds only a random id. */
@@ -32,8 +37,6 @@ export interface LoginSession {
 }
 
 const sessionKey = (id: string): string => `login-session:${sha256(id).toString('base64url')}`
-/** Remembered consent of one user to one client: `consent:<sha256 of client id, NUL, username>` (delete it to revoke). */
-export const consentKey = (clientId: string, user: string): string => `consent:${sha256(`${clientId}\0${user}`).toString('base64url')}`
 
 function parseSession (raw: string | undefined): LoginSession | undefined {
   if (raw === undefined) return undefined
@@ -45,7 +48,7 @@ function parseSession (raw: string | undefined): LoginSession | undefined {
   }
 }
 
-/** Login sessions and remembered consent, in the token store (so every instance shares them). */
+/** Login sessions, in the token store (so every instance shares them). */
 export class LoginSessions {
   readonly #store: TokenStore
   readonly #ttl: number
@@ -81,24 +84,5 @@ export class LoginSessions {
 
   get ttl (): number {
     return this.#ttl
-  }
-
-  async consented (clientId: string, user: string): Promise<string[]> {
-    const raw = await this.#store.get(consentKey(clientId, user))
-    if (raw === undefined) return []
-    try {
-      const value: unknown = JSON.parse(raw)
-      return Array.isArray(value) ? value.filter((scope): scope is string => typeof scope === 'string') : []
-    } catch {
-      return []
-    }
-  }
-
-  async rememberConsent (clientId: string, user: string, permissions: readonly string[], ttl: number): Promise<void> {
-    if (ttl > 0) await this.#store.put(consentKey(clientId, user), JSON.stringify(permissions), ttl)
-  }
-
-  async forgetConsent (clientId: string, user: string): Promise<void> {
-    await this.#store.delete(consentKey(clientId, user))
   }
 }

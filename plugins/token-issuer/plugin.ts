@@ -11,6 +11,7 @@ import { createClientAssertions, type ClientAssertions } from './client-assertio
 import { ClientMetadataDocuments } from './client-metadata-documents.js'
 import { createDocumentFetcher } from './client-metadata-fetch.js'
 import { AuthorizationCodes } from './authorization-codes.js'
+import { RememberedConsent } from './consents.js'
 import { LoginSessions } from './login-sessions.js'
 import { createLoginUsers, type LoginUsers } from './login-users.js'
 import { issueOptionsSchema, type IssueClient, type LoginOptions } from './options.js'
@@ -30,6 +31,8 @@ export interface LoginFeatures {
   readonly clients: PublicClientDirectory
   readonly codes: AuthorizationCodes
   readonly sessions: LoginSessions
+  /** What each user allowed each client, remembered for `options.consentTtl`. */
+  readonly consents: RememberedConsent
   readonly options: LoginOptions
 }
 
@@ -91,7 +94,7 @@ function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | u
     await service.revokeFamily(family)
     fastify.log.warn({ event: 'security', reason: 'authorization_code_reuse', principal: clientId, family }, 'a used authorization code was presented again: the tokens it issued are revoked')
   })
-  return { users, clients, codes, sessions: new LoginSessions(store, options.sessionTtl), options }
+  return { users, clients, codes, sessions: new LoginSessions(store, options.sessionTtl), consents: new RememberedConsent(store), options }
 }
 
 /**

@@ -21,14 +21,26 @@ export function createRedis (url: string, keyPrefix?: string): Redis {
   return redis
 }
 
-/** Resolves true once connected, or false after `timeout` ms (requests then get 503 until it is). */
-export async function connected (redis: Redis, timeout: number): Promise<boolean> {
+/**
+ * Resolves true once connected, or false after `timeout` ms (requests then get 503 until it is).
+ * With `giveUpOnError`, false at the first connection error too: a one-shot command does not
+ * wait for the reconnects a server would.
+ */
+export async function connected (redis: Redis, timeout: number, giveUpOnError = false): Promise<boolean> {
   if (redis.status === 'ready') return true
   return await new Promise((resolve) => {
-    const onReady = (): void => { clearTimeout(timer); resolve(true) }
-    const timer = setTimeout(() => { redis.off('ready', onReady); resolve(false) }, timeout)
+    const settle = (result: boolean): void => {
+      clearTimeout(timer)
+      redis.off('ready', onReady)
+      redis.off('error', onError)
+      resolve(result)
+    }
+    const onReady = (): void => { settle(true) }
+    const onError = (): void => { settle(false) }
+    const timer = setTimeout(() => { settle(false) }, timeout)
     timer.unref()
     redis.once('ready', onReady)
+    if (giveUpOnError) redis.once('error', onError)
   })
 }
 

@@ -33,9 +33,9 @@ export class RedisTokenStore implements TokenStore {
     this.#redis = createRedis(options.url, options.keyPrefix)
   }
 
-  /** Resolves once connected, or after `timeout` ms if Redis is not reachable yet. */
-  async connected (timeout: number): Promise<boolean> {
-    return await connected(this.#redis, timeout)
+  /** Resolves once connected, or after `timeout` ms if Redis is not reachable yet (or at the first connection error, with `giveUpOnError`). */
+  async connected (timeout: number, giveUpOnError = false): Promise<boolean> {
+    return await connected(this.#redis, timeout, giveUpOnError)
   }
 
   async #run<T> (command: () => Promise<T>): Promise<T> {

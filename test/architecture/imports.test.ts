@@ -77,11 +77,12 @@ t.test('mcp/ knows nothing of strategies or plugins: it imports only core/ (and 
 
 /**
  * `none` that is not the strategy: a Prometheus label value meaning "no failure reason", OAuth's
- * token_endpoint_auth_method of public clients, and CSP's source list keyword.
+ * token_endpoint_auth_method of public clients, OIDC's prompt value, and CSP's source list keyword.
  */
 const NOT_A_STRATEGY = new Set([
   "plugins/metrics.ts: reason: event.reason ?? 'none'",
   "plugins/token-issuer/public-clients.ts: export const PUBLIC_CLIENT_AUTH_METHOD = 'none'",
+  "plugins/token-issuer/login-sessions.ts: export const PROMPT_VALUES = ['none', 'login', 'consent'] as const",
   "routes/login-pages.ts: .header('content-security-policy', `default-src 'none'"
 ])
 

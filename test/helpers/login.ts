@@ -20,14 +20,21 @@ export interface LoginConfigOptions {
   dynamicRegistration?: false | Record<string, unknown>
   rateLimit?: Record<string, unknown>
   login?: Record<string, unknown>
+  /** The token store section (default: memory). */
+  store?: Record<string, unknown>
   /** The public URL, issuer and audience origin (default http://127.0.0.1:`port`). */
   origin?: string
 }
 
 /** A jwt deployment with interactive login, at http://127.0.0.1:`port` (issuer, publicUrl and audience agree). */
 export function loginConfig (port: number, options: LoginConfigOptions = {}): Config {
+  return testConfig(loginConfigFile(port, options))
+}
+
+/** loginConfig as it would be written in a config file (for the command line), before defaults. */
+export function loginConfigFile (port: number, options: LoginConfigOptions = {}): Record<string, unknown> {
   const origin = options.origin ?? `http://127.0.0.1:${port}`
-  return testConfig({
+  return {
     server: { port, publicUrl: origin },
     auth: {
       strategy: 'jwt',
@@ -49,8 +56,9 @@ export function loginConfig (port: number, options: LoginConfigOptions = {}): Co
         }
       }
     },
-    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit })
-  })
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    ...(options.store === undefined ? {} : { store: options.store })
+  }
 }
 
 /** An OAuthClientProvider kept in memory, for a client that registers itself (DCR) or uses `clientId`. */

@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import { Writable } from 'node:stream'
 import { isDeepStrictEqual } from 'node:util'
 import { auditLine } from '../../plugins/audit-line.js'
-import type { AuthEvent, ToolEvent } from '../../plugins/audit.js'
+import type { AuthEvent, SessionEvent, ToolEvent } from '../../plugins/audit.js'
 
 // The audit log builds its JSON lines itself, field by field. Whatever the strings hold (quotes,
 // backslashes, control characters, line separators, lone surrogates), each line must parse to
@@ -31,7 +31,7 @@ function parsed (line: string): Record<string, unknown> {
   return rest
 }
 
-t.test('every auth, tool and rate-limit line is one line that parses to what pino would write', async (t) => {
+t.test('every auth, tool, rate-limit and session line is one line that parses to what pino would write', async (t) => {
   const anyText = fc.string({ unit: 'binary', maxLength: 40 })
   const maybeText = fc.option(anyText, { nil: undefined })
   fc.assert(fc.property(anyText, anyText, maybeText, maybeText, maybeText, fc.constantFrom<AuthEvent['outcome']>('success', 'failure', 'throttled'),
@@ -51,4 +51,12 @@ t.test('every auth, tool and rate-limit line is one line that parses to what pin
     }), { numRuns: 2000 })
   const limited = parsed(auditLine.rateLimited(requestWith(undefined, 'req-3', 'p"\\'), 'per_principal'))
   t.same(limited, pinoLine({ event: 'rate_limit', limit: 'per_principal', principal: 'p"\\', ip: '127.0.0.1', reqId: 'req-3' }, 'rate limited'))
+  const messages = { logout: { success: 'signed out', failure: 'sign-out refused' }, silent_authorization: { success: 'authorized without a page', failure: 'authorization without a page refused' } }
+  fc.assert(fc.property(maybeText, maybeText, maybeText, fc.constantFrom<SessionEvent['action']>('logout', 'silent_authorization'), fc.constantFrom<SessionEvent['outcome']>('success', 'failure'),
+    (principal, client, reason, action, outcome) => {
+      const event: SessionEvent = { action, outcome, ...(reason === undefined ? {} : { reason }), ...(principal === undefined ? {} : { principal }), ...(client === undefined ? {} : { client }) }
+      const line = auditLine.session(requestWith('agent', 'req-4'), event)
+      const expected = pinoLine({ event: 'session', ...event, ip: '127.0.0.1', reqId: 'req-4', userAgent: 'agent' }, messages[action][outcome])
+      return line.endsWith('\n') && !line.slice(0, -1).includes('\n') && isDeepStrictEqual(parsed(line), expected)
+    }), { numRuns: 1000 })
 })
