@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditSink } from '../plugins/audit.js'
-import { PUBLIC_CLIENT_AUTH_METHOD, type PublicClientDirectory } from '../plugins/token-issuer/public-clients.js'
+import { PUBLIC_CLIENT_AUTH_METHOD, type CodeFlowClientDirectory } from '../plugins/token-issuer/code-flow-clients.js'
 import { isAllowedRedirectUri } from '../plugins/token-issuer/redirect-uris.js'
 
 export const REGISTRATION_PATH = '/oauth/register'
@@ -8,7 +8,7 @@ const REGISTRATION_BODY_LIMIT = 8 * 1024
 const MAX_REDIRECT_URIS = 10
 
 export interface RegistrationRoutesOptions {
-  clients: PublicClientDirectory
+  clients: CodeFlowClientDirectory
   /** How long a registration lives, in ms. */
   ttl: number
   /** Registrations per client address per `timeWindow` (ms). */

@@ -1,4 +1,4 @@
-import { PUBLIC_CLIENT_AUTH_METHOD } from '../plugins/token-issuer/public-clients.js'
+import { PUBLIC_CLIENT_AUTH_METHOD } from '../plugins/token-issuer/code-flow-clients.js'
 import { errorBody, MCP_AUTH_NOT_FOUND } from '../core/errors.js'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 

@@ -10,7 +10,7 @@ import { AuthorizationCodes } from './authorization-codes.js'
 import { LoginSessions } from './login-sessions.js'
 import { createLoginUsers, type LoginUsers } from './login-users.js'
 import { issueOptionsSchema, type IssueClient, type LoginOptions } from './options.js'
-import { createPublicClientDirectory, type PublicClientDirectory } from './public-clients.js'
+import { createCodeFlowClientDirectory, type CodeFlowClientDirectory } from './code-flow-clients.js'
 import { revocationKeys, TokenService } from './token-service.js'
 
 export interface TokenIssuerOptions {
@@ -23,7 +23,7 @@ export interface TokenIssuerOptions {
 /** Interactive login (authorization code + PKCE), when `issue.login` is set. */
 export interface LoginFeatures {
   readonly users: LoginUsers
-  readonly clients: PublicClientDirectory
+  readonly clients: CodeFlowClientDirectory
   readonly codes: AuthorizationCodes
   readonly sessions: LoginSessions
   readonly options: LoginOptions
@@ -59,7 +59,7 @@ const optionsSchema = z.object({
   scopeHierarchy: z.record(z.string(), z.array(z.string())).default({})
 })
 
-function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | undefined, clients: PublicClientDirectory, store: TokenStore, service: TokenService, tokenLifetime: number, fastify: FastifyInstance): LoginFeatures | undefined {
+function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | undefined, clients: CodeFlowClientDirectory, store: TokenStore, service: TokenService, tokenLifetime: number, fastify: FastifyInstance): LoginFeatures | undefined {
   if (options === undefined || users === undefined) return undefined
   const codes = new AuthorizationCodes(store, tokenLifetime, async (family, clientId) => {
     await service.revokeFamily(family)
@@ -82,7 +82,7 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
   }
   const permissions = new Map(issue.clients.map((client) => [client.id, client.permissions]))
   const dynamic = issue.login?.dynamicRegistration
-  const directory = createPublicClientDirectory(issue.clients, store, dynamic === undefined || dynamic === false ? undefined : dynamic.permissions)
+  const directory = createCodeFlowClientDirectory(issue.clients, store, dynamic === undefined || dynamic === false ? undefined : dynamic.permissions)
   const users = issue.login === undefined ? undefined : createLoginUsers(issue.login.users)
   const service = new TokenService({
     store,
