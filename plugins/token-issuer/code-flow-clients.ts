@@ -40,7 +40,7 @@ export interface CodeFlowClientDirectory {
   register: (registration: Registration, ttlMs: number) => Promise<CodeFlowClient>
   /** Whether a configured or registered client may use `redirectUri` (exact, loopback ports aside). */
   allowsRedirect: (client: CodeFlowClient, redirectUri: string) => boolean
-  /** Synchronous, for refresh: a configured client's permissions, the registration bound for a registered one. */
+  /** A configured client's permissions, the registration bound for a registered one (whether or not it is still registered: find says that). */
   permissionsOf: (id: string) => readonly string[] | undefined
 }
 

@@ -89,7 +89,8 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
     sign: signing.sign,
     accessTokenTtl: issue.accessTokenTtl,
     refreshTokenTtl: issue.refreshTokenTtl,
-    clientPermissions: (clientId) => permissions.get(clientId) ?? directory.permissionsOf(clientId),
+    // A registered client's record is read again: its refresh tokens end with its registration.
+    clientPermissions: async (clientId) => permissions.get(clientId) ?? (await directory.find(clientId))?.permissions,
     subjectPermissions: (subject) => users?.permissionsOf(subject),
     reuseInterval: issue.refreshReuseInterval,
     scopeHierarchy,
