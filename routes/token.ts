@@ -204,7 +204,7 @@ async function codeFlowGrant (request: FastifyRequest, params: TokenParameters, 
 }
 
 /**
- * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh, RFC 8707 resource) and the
+ * The token endpoint (RFC 6749 §4.4 client credentials, §4.1 authorization code, §6 refresh, RFC 8707 resource) and the
  * revocation endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
  */
 export default async function tokenRoutes (fastify: FastifyInstance, options: TokenRoutesOptions): Promise<void> {
@@ -231,7 +231,6 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
     }
     const client = await authenticateClient(request, reply)
     const grantType = params.get('grant_type')
-    if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
     const grant = (): GrantRequest => ({
       scope: params.get('scope'),
       audience: audience(params.resources, request, options.audienceFor),
@@ -243,6 +242,7 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
     const supported = grantType === 'client_credentials' || grantType === 'refresh_token'
     // Only a known grant type is logged: the field is the client's to fill.
     request.log.info({ event: 'token', principal: client.id, grant: supported ? grantType : 'other' }, 'token request')
+    if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
     if (grantType === 'authorization_code' && login !== undefined) throw new OAuthError('unauthorized_client', 'the authorization code grant is for clients with redirectUris')
     if (!supported) throw new OAuthError('unsupported_grant_type', `supported grant types: client_credentials, refresh_token${login === undefined ? '' : ', authorization_code'}`)
     if (grantType === 'client_credentials') return await options.service.issue(client.id, client.permissions, grant())
