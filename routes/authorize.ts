@@ -9,7 +9,7 @@ import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
 import { S256_CHALLENGE } from '../plugins/token-issuer/authorization-codes.js'
 import { PROMPT_VALUES, type PendingAuthorization } from '../plugins/token-issuer/login-sessions.js'
 import type { LoginFeatures } from '../plugins/token-issuer/plugin.js'
-import type { PublicClient } from '../plugins/token-issuer/public-clients.js'
+import type { CodeFlowClient } from '../plugins/token-issuer/code-flow-clients.js'
 import { isWellFormedScope } from '../plugins/token-issuer/token-service.js'
 import { loginFormRoutes } from './login-forms.js'
 import { authorizationResponse, sessionIdOf, setSessionCookie } from './login-http.js'
@@ -77,7 +77,7 @@ function promptOf (query: unknown): Prompt {
 }
 
 /** The checks after the client and redirect URI are known good: each failure goes back to the client. */
-function pendingRequest (request: FastifyRequest, client: PublicClient, redirectUri: string, flow: LoginFlow, prompt: Prompt): PendingAuthorization {
+function pendingRequest (request: FastifyRequest, client: CodeFlowClient, redirectUri: string, flow: LoginFlow, prompt: Prompt): PendingAuthorization {
   const query = request.query
   const state = queryParameter(query, 'state')
   if (queryParameter(query, 'response_type') !== 'code') throw new OAuthError('unsupported_response_type', 'response_type must be code')
@@ -113,7 +113,7 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
   } catch (error) {
     return refuseWithoutRedirect(request, reply, 'invalid_request', error instanceof Error ? error.message : 'malformed request')
   }
-  let client: PublicClient | undefined
+  let client: CodeFlowClient | undefined
   try {
     client = clientId === undefined ? undefined : await clients.find(clientId)
   } catch (error) {

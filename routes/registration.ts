@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditSink } from '../plugins/audit.js'
-import { PUBLIC_CLIENT_AUTH_METHOD, type PublicClientDirectory } from '../plugins/token-issuer/public-clients.js'
+import { PUBLIC_CLIENT_AUTH_METHOD, type CodeFlowClientDirectory } from '../plugins/token-issuer/code-flow-clients.js'
 import { ClientMetadataProblem, publicClientMetadata } from '../plugins/token-issuer/client-metadata.js'
 
 export const REGISTRATION_PATH = '/oauth/register'
 const REGISTRATION_BODY_LIMIT = 8 * 1024
 
 export interface RegistrationRoutesOptions {
-  clients: PublicClientDirectory
+  clients: CodeFlowClientDirectory
   /** How long a registration lives, in ms. */
   ttl: number
   /** Registrations per client address per `timeWindow` (ms). */

@@ -5,11 +5,11 @@ import type { ClientAssertions } from '../plugins/token-issuer/client-assertion.
 import { createClientAuthenticator, type ClientEntry } from '../plugins/token-issuer/client-credentials.js'
 import { quote, type FailedAuthThrottle } from '../core/authenticator.js'
 import { FailedAuthThrottled, MCP_AUTH_HOST_NOT_ALLOWED, OAuthError } from '../core/errors.js'
-import type { TokenService } from '../plugins/token-issuer/token-service.js'
+import type { GrantRequest, TokenService } from '../plugins/token-issuer/token-service.js'
 import type { Principal } from '../core/principal.js'
 import { thumbprintOf, tlsCertificateOf } from '../plugins/auth/client-certificate.js'
 import type { AuthorizationCodes } from '../plugins/token-issuer/authorization-codes.js'
-import type { PublicClient, PublicClientDirectory } from '../plugins/token-issuer/public-clients.js'
+import type { CodeFlowClient, CodeFlowClientDirectory } from '../plugins/token-issuer/code-flow-clients.js'
 
 /**
  * RFC 8707: the `aud` of a token for `resource` (an absolute URI, normalized by WHATWG URL):
@@ -36,8 +36,8 @@ export interface TokenRoutesOptions {
   throttle?: FailedAuthThrottle | undefined
   /** RFC 8705: bind access tokens to the TLS client certificate of the token request (required then). */
   certificateBoundTokens?: boolean | undefined
-  /** The authorization code grant for public clients (interactive login), when it is on. */
-  login?: { clients: PublicClientDirectory, codes: AuthorizationCodes } | undefined
+  /** The authorization code grant (interactive login), for public and confidential clients, when it is on. */
+  login?: { clients: CodeFlowClientDirectory, codes: AuthorizationCodes } | undefined
 }
 
 export const TOKEN_PATH = '/oauth/token'
@@ -166,26 +166,31 @@ function requiredThumbprint (request: FastifyRequest): string {
 
 /**
  * A public client (token_endpoint_auth_method none): `client_id` in the body naming one, and no
- * client authentication at all. Anything else is for the confidential clients' checks.
+ * client authentication at all. Anything else, and every confidential client of the code flow
+ * (a `client_id` alone is not enough for it), is for the client authentication checks.
  */
-async function publicClientOf (request: FastifyRequest, params: TokenParameters, login: TokenRoutesOptions['login']): Promise<PublicClient | undefined> {
+async function publicClientOf (request: FastifyRequest, params: TokenParameters, login: TokenRoutesOptions['login']): Promise<CodeFlowClient | undefined> {
   const clientId = params.get('client_id')
   if (login === undefined || clientId === undefined || request.headers.authorization !== undefined) return undefined
   if (params.get('client_secret') !== undefined || params.get('client_assertion') !== undefined || params.get('client_assertion_type') !== undefined) return undefined
-  return await login.clients.find(clientId)
+  const client = await login.clients.find(clientId)
+  return client?.confidential === false ? client : undefined
 }
 
-/** The grants of a public client: authorization_code (with PKCE) and refresh_token. */
-async function publicClientGrant (request: FastifyRequest, params: TokenParameters, client: PublicClient, options: TokenRoutesOptions & { login: NonNullable<TokenRoutesOptions['login']> }): Promise<unknown> {
+/**
+ * The grants of a client of the code flow: authorization_code (with PKCE) and refresh_token. A
+ * confidential one gets here only once authenticated, and its tokens follow the deployment's
+ * certificate binding (`grant`) as its other grants would.
+ */
+async function codeFlowGrant (request: FastifyRequest, params: TokenParameters, client: CodeFlowClient, options: TokenRoutesOptions & { login: NonNullable<TokenRoutesOptions['login']> }, grant: GrantRequest): Promise<unknown> {
   const grantType = params.get('grant_type')
-  const audienceOfRequest = audience(params.resources, request, options.audienceFor)
   request.log.info({ event: 'token', principal: client.id, grant: grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other' }, 'token request')
   if (grantType === 'refresh_token') {
     const refreshToken = params.get('refresh_token')
     if (refreshToken === undefined) throw new OAuthError('invalid_request', 'refresh_token is required')
-    return await options.service.refresh(client.id, refreshToken, { scope: params.get('scope'), audience: audienceOfRequest })
+    return await options.service.refresh(client.id, refreshToken, grant)
   }
-  if (grantType !== 'authorization_code') throw new OAuthError(grantType === undefined ? 'invalid_request' : 'unauthorized_client', 'a public client uses grant_type authorization_code (with PKCE) or refresh_token')
+  if (grantType !== 'authorization_code') throw new OAuthError(grantType === undefined ? 'invalid_request' : 'unauthorized_client', 'a client with redirectUris uses grant_type authorization_code (with PKCE) or refresh_token')
   const code = params.get('code')
   if (code === undefined) throw new OAuthError('invalid_request', 'code is required')
   const [resource] = params.resources
@@ -195,11 +200,11 @@ async function publicClientGrant (request: FastifyRequest, params: TokenParamete
     codeVerifier: params.get('code_verifier'),
     resource: resource === undefined ? undefined : new URL(resource).href
   })
-  return await options.service.issueForUser({ clientId: client.id, subject: granted.user, family: granted.family, permissions: granted.permissions }, { audience: granted.audience })
+  return await options.service.issueForUser({ clientId: client.id, subject: granted.user, family: granted.family, permissions: granted.permissions }, { ...grant, audience: granted.audience })
 }
 
 /**
- * The token endpoint (RFC 6749 §4.4 client credentials, §6 refresh, RFC 8707 resource) and the
+ * The token endpoint (RFC 6749 §4.4 client credentials, §4.1 authorization code, §6 refresh, RFC 8707 resource) and the
  * revocation endpoint (RFC 7009). Bodies are form-encoded or JSON; answers are never cached.
  */
 export default async function tokenRoutes (fastify: FastifyInstance, options: TokenRoutesOptions): Promise<void> {
@@ -218,28 +223,32 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
 
   fastify.post(TOKEN_PATH, routeOptions, async function token (request: FastifyRequest, reply: FastifyReply) {
     const params = parameters(request.body)
-    const publicClient = await publicClientOf(request, params, options.login)
-    if (publicClient !== undefined && options.login !== undefined) {
+    const login = options.login
+    const publicClient = await publicClientOf(request, params, login)
+    if (publicClient !== undefined && login !== undefined) {
       audit.auth(request, { strategy: 'client', outcome: 'success', principal: publicClient.id, detail: 'public' })
-      return await publicClientGrant(request, params, publicClient, { ...options, login: options.login })
+      return await codeFlowGrant(request, params, publicClient, { ...options, login }, { scope: params.get('scope'), audience: audience(params.resources, request, options.audienceFor) })
     }
     const client = await authenticateClient(request, reply)
     const grantType = params.get('grant_type')
+    const grant = (): GrantRequest => ({
+      scope: params.get('scope'),
+      audience: audience(params.resources, request, options.audienceFor),
+      ...(options.certificateBoundTokens === true ? { certificateThumbprint: requiredThumbprint(request) } : {})
+    })
+    // A confidential client of the code flow: its users' grants, never client credentials of its own.
+    const codeFlowClient = login === undefined ? undefined : await login.clients.find(client.id)
+    if (codeFlowClient?.confidential === true && login !== undefined) return await codeFlowGrant(request, params, codeFlowClient, { ...options, login }, grant())
     const supported = grantType === 'client_credentials' || grantType === 'refresh_token'
     // Only a known grant type is logged: the field is the client's to fill.
     request.log.info({ event: 'token', principal: client.id, grant: supported ? grantType : 'other' }, 'token request')
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
-    if (grantType === 'authorization_code' && options.login !== undefined) throw new OAuthError('unauthorized_client', 'the authorization code grant is for public clients (client_id, no client authentication)')
-    if (!supported) throw new OAuthError('unsupported_grant_type', `supported grant types: client_credentials, refresh_token${options.login === undefined ? '' : ', authorization_code'}`)
-    const grant = {
-      scope: params.get('scope'),
-      audience: audience(params.resources, request, options.audienceFor),
-      ...(options.certificateBoundTokens === true ? { certificateThumbprint: requiredThumbprint(request) } : {})
-    }
-    if (grantType === 'client_credentials') return await options.service.issue(client.id, client.permissions, grant)
+    if (grantType === 'authorization_code' && login !== undefined) throw new OAuthError('unauthorized_client', 'the authorization code grant is for clients with redirectUris')
+    if (!supported) throw new OAuthError('unsupported_grant_type', `supported grant types: client_credentials, refresh_token${login === undefined ? '' : ', authorization_code'}`)
+    if (grantType === 'client_credentials') return await options.service.issue(client.id, client.permissions, grant())
     const refreshToken = params.get('refresh_token')
     if (refreshToken === undefined) throw new OAuthError('invalid_request', 'refresh_token is required')
-    return await options.service.refresh(client.id, refreshToken, grant)
+    return await options.service.refresh(client.id, refreshToken, grant())
   })
 
   fastify.post(REVOCATION_PATH, routeOptions, async function revoke (request: FastifyRequest, reply: FastifyReply) {

@@ -1,5 +1,5 @@
 import { PROMPT_VALUES } from '../plugins/token-issuer/login-sessions.js'
-import { PUBLIC_CLIENT_AUTH_METHOD } from '../plugins/token-issuer/public-clients.js'
+import { PUBLIC_CLIENT_AUTH_METHOD } from '../plugins/token-issuer/code-flow-clients.js'
 import { errorBody, MCP_AUTH_NOT_FOUND } from '../core/errors.js'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 

@@ -2,7 +2,7 @@ import { OAuthError } from '../../core/errors.js'
 import { SingleFlight } from '../credentials/single-flight.js'
 import { ClientMetadataProblem, publicClientMetadata } from './client-metadata.js'
 import { DocumentFetchError, type FetchDocument } from './client-metadata-fetch.js'
-import type { PublicClient, PublishedClients } from './public-clients.js'
+import type { CodeFlowClient, PublishedClients } from './code-flow-clients.js'
 
 /** Kept when the document's answer says nothing of caching. */
 const DEFAULT_CACHE_TTL = 5 * 60_000
@@ -35,7 +35,7 @@ function checkClientIdUrl (clientId: string): URL {
   return url
 }
 
-function clientOf (url: URL, json: unknown, permissions: readonly string[]): PublicClient {
+function clientOf (url: URL, json: unknown, permissions: readonly string[]): CodeFlowClient {
   const id = url.href
   if (typeof json !== 'object' || json === null || (json as { client_id?: unknown }).client_id !== id) throw new ClientMetadataError('has a client_id other than its own URL')
   let metadata
@@ -47,7 +47,7 @@ function clientOf (url: URL, json: unknown, permissions: readonly string[]): Pub
   }
   if (metadata.name === undefined) throw new ClientMetadataError('has no client_name')
   // The host that published the document stands next to the name it chose, on every page.
-  return { id, name: `${metadata.name} (${url.host})`, redirectUris: metadata.redirectUris, permissions, dynamic: true }
+  return { id, name: `${metadata.name} (${url.host})`, redirectUris: metadata.redirectUris, permissions, dynamic: false, confidential: false }
 }
 
 export interface ClientMetadataDocumentsOptions {
@@ -66,8 +66,8 @@ export interface ClientMetadataDocumentsOptions {
  */
 export class ClientMetadataDocuments implements PublishedClients {
   readonly #options: ClientMetadataDocumentsOptions
-  readonly #cache = new Map<string, { client: PublicClient, expires: number }>()
-  readonly #fetching = new SingleFlight<PublicClient>()
+  readonly #cache = new Map<string, { client: CodeFlowClient, expires: number }>()
+  readonly #fetching = new SingleFlight<CodeFlowClient>()
   readonly #now: () => number
 
   constructor (options: ClientMetadataDocumentsOptions) {
@@ -83,7 +83,7 @@ export class ClientMetadataDocuments implements PublishedClients {
     return this.#options.permissions
   }
 
-  async find (clientId: string): Promise<PublicClient> {
+  async find (clientId: string): Promise<CodeFlowClient> {
     const cached = this.#cache.get(clientId)
     if (cached !== undefined && cached.expires > this.#now()) return cached.client
     this.#cache.delete(clientId)
@@ -91,7 +91,7 @@ export class ClientMetadataDocuments implements PublishedClients {
     return await this.#fetching.run(clientId, async () => await this.#load(url))
   }
 
-  async #load (url: URL): Promise<PublicClient> {
+  async #load (url: URL): Promise<CodeFlowClient> {
     let fetched
     try {
       fetched = await this.#options.fetch(url)

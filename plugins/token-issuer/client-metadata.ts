@@ -1,4 +1,4 @@
-import { PUBLIC_CLIENT_AUTH_METHOD } from './public-clients.js'
+import { PUBLIC_CLIENT_AUTH_METHOD } from './code-flow-clients.js'
 import { isAllowedRedirectUri } from './redirect-uris.js'
 
 // RFC 7591 §2 client metadata of a public client, as sent to the registration endpoint or

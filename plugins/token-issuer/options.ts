@@ -26,26 +26,38 @@ const issueClientObject = z.strictObject({
   jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_CLIENT_KEYS) }).optional(),
   /** private_key_jwt: the algorithms its assertions may use (default: each key's own). */
   algorithms: z.array(assertionAlgorithm).min(1).optional(),
-  /** A public client of the authorization code flow (token_endpoint_auth_method none): its exact redirect URIs. */
+  /**
+   * A client of the authorization code flow: its exact redirect URIs. Without secretHash, publicKey
+   * or jwks it is a public client (token_endpoint_auth_method none); with one, a confidential one.
+   */
   redirectUris: z.array(redirectUri).min(1).max(MAX_REDIRECT_URIS).optional(),
-  /** What the consent page calls a public client (default: its id). */
+  /** What the consent page calls a client of the code flow (default: its id). */
   name: z.string().min(1).max(100).optional(),
   permissions: permissionsSchema
 })
 
 type IssueClientInput = z.output<typeof issueClientObject>
 
-/** One way to authenticate per client, and keys that can verify the algorithms it is pinned to. */
+/**
+ * One way to authenticate per client, and keys that can verify the algorithms it is pinned to. A
+ * client with redirectUris may have none (a public client of the code flow) or one (a
+ * confidential client of the code flow); every other client has exactly one.
+ */
 function checkClientAuthentication (client: IssueClientInput, ctx: z.RefinementCtx): void {
   const methods = [client.secretHash, client.publicKey, client.jwks].filter((method) => method !== undefined).length
-  if (client.redirectUris !== undefined) {
-    // Public clients only: a confidential client of the code flow would need client authentication there too.
-    if (methods !== 0 || client.algorithms !== undefined) ctx.addIssue({ code: 'custom', message: 'a client with redirectUris is a public client (authorization code + PKCE, no secret): give no secretHash, publicKey, jwks or algorithms' })
+  const codeFlow = client.redirectUris !== undefined
+  if (!codeFlow && client.name !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'name is for clients of the authorization code flow (with redirectUris)' })
+  if (codeFlow && methods === 0) {
+    if (client.algorithms !== undefined) ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'algorithms is for clients registered by key (publicKey or jwks); a client with redirectUris and no key is a public client' })
     return
   }
-  if (client.name !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'name is for public clients (with redirectUris)' })
   if (methods !== 1) {
-    ctx.addIssue({ code: 'custom', message: 'a client authenticates one way: give exactly one of secretHash (client_secret_basic/post) or publicKey or jwks (private_key_jwt)' })
+    ctx.addIssue({
+      code: 'custom',
+      message: codeFlow
+        ? 'a client with redirectUris is public (no secretHash, publicKey or jwks: PKCE only) or confidential with exactly one of them (client_secret_basic/post or private_key_jwt at the token endpoint, and PKCE)'
+        : 'a client authenticates one way: give exactly one of secretHash (client_secret_basic/post) or publicKey or jwks (private_key_jwt)'
+    })
     return
   }
   if (client.secretHash !== undefined) {

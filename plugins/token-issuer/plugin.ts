@@ -15,7 +15,7 @@ import { RememberedConsent } from './consents.js'
 import { LoginSessions } from './login-sessions.js'
 import { createLoginUsers, type LoginUsers } from './login-users.js'
 import { issueOptionsSchema, type IssueClient, type LoginOptions } from './options.js'
-import { createPublicClientDirectory, type PublicClientDirectory } from './public-clients.js'
+import { createCodeFlowClientDirectory, type CodeFlowClientDirectory } from './code-flow-clients.js'
 import { revocationKeys, TokenService } from './token-service.js'
 
 export interface TokenIssuerOptions {
@@ -28,7 +28,7 @@ export interface TokenIssuerOptions {
 /** Interactive login (authorization code + PKCE), when `issue.login` is set. */
 export interface LoginFeatures {
   readonly users: LoginUsers
-  readonly clients: PublicClientDirectory
+  readonly clients: CodeFlowClientDirectory
   readonly codes: AuthorizationCodes
   readonly sessions: LoginSessions
   /** What each user allowed each client, remembered for `options.consentTtl`. */
@@ -88,7 +88,7 @@ function publishedClients (options: LoginOptions | undefined, fastify: FastifyIn
   return new ClientMetadataDocuments({ fetch: fetcher.fetch, permissions: documents.permissions, cacheTtl: documents.cacheTtl })
 }
 
-function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | undefined, clients: PublicClientDirectory, store: TokenStore, service: TokenService, tokenLifetime: number, fastify: FastifyInstance): LoginFeatures | undefined {
+function loginFeatures (options: LoginOptions | undefined, users: LoginUsers | undefined, clients: CodeFlowClientDirectory, store: TokenStore, service: TokenService, tokenLifetime: number, fastify: FastifyInstance): LoginFeatures | undefined {
   if (options === undefined || users === undefined) return undefined
   const codes = new AuthorizationCodes(store, tokenLifetime, async (family, clientId) => {
     await service.revokeFamily(family)
@@ -111,14 +111,15 @@ async function tokenIssuerPlugin (fastify: FastifyInstance, options: TokenIssuer
   }
   const permissions = new Map(issue.clients.map((client) => [client.id, client.permissions]))
   const dynamic = issue.login?.dynamicRegistration
-  const directory = createPublicClientDirectory(issue.clients, store, dynamic === undefined || dynamic === false ? undefined : dynamic.permissions, publishedClients(issue.login, fastify))
+  const directory = createCodeFlowClientDirectory(issue.clients, store, dynamic === undefined || dynamic === false ? undefined : dynamic.permissions, publishedClients(issue.login, fastify))
   const users = issue.login === undefined ? undefined : createLoginUsers(issue.login.users)
   const service = new TokenService({
     store,
     sign: signing.sign,
     accessTokenTtl: issue.accessTokenTtl,
     refreshTokenTtl: issue.refreshTokenTtl,
-    clientPermissions: (clientId) => permissions.get(clientId) ?? directory.permissionsOf(clientId),
+    // A registered client's record is read again: its refresh tokens end with its registration.
+    clientPermissions: async (clientId) => permissions.get(clientId) ?? (await directory.find(clientId))?.permissions,
     subjectPermissions: (subject) => users?.permissionsOf(subject),
     reuseInterval: issue.refreshReuseInterval,
     scopeHierarchy,

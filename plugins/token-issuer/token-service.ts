@@ -43,8 +43,11 @@ export interface TokenServiceOptions {
   sign: (claims: IssuedClaims) => SignedToken
   accessTokenTtl: number
   refreshTokenTtl: number
-  /** The permissions a client holds now (from the config), undefined once it is gone: every refresh is bounded by them. */
-  clientPermissions: (clientId: string) => readonly string[] | undefined
+  /**
+   * The permissions a client holds now (from the config, or its registration), undefined once it
+   * is gone: every refresh is bounded by them. May read the store (a registered client's record).
+   */
+  clientPermissions: (clientId: string) => readonly string[] | undefined | Promise<readonly string[] | undefined>
   /** The permissions a signed-in user holds now (from the config), undefined once they are gone: bounds their grants' refreshes. */
   subjectPermissions?: (subject: string) => readonly string[] | undefined
   /**
@@ -169,7 +172,7 @@ export class TokenService {
     if (record.clientId !== clientId) throw invalidGrant()
     const remaining = record.expiresAt - this.#now()
     if (remaining <= 0 || await store.anyExists([keys.revokedFamily(record.family)])) throw invalidGrant()
-    const current = this.#current(record)
+    const current = await this.#current(record)
     if (current === undefined) throw invalidGrant()
     // The family's grant, bounded by what the config gives the client (and user) today, narrowed by `scope`.
     const permissions = narrowScope(intersectScopes(record.permissions, current, scopeHierarchy), request.scope, scopeHierarchy)
@@ -181,8 +184,8 @@ export class TokenService {
   }
 
   /** What the config grants the family's client, and its user if it has one, today; undefined once either is gone. */
-  #current (record: RefreshRecord): readonly string[] | undefined {
-    const client = this.#options.clientPermissions(record.clientId)
+  async #current (record: RefreshRecord): Promise<readonly string[] | undefined> {
+    const client = await this.#options.clientPermissions(record.clientId)
     if (client === undefined || record.subject === undefined) return client
     const user = this.#options.subjectPermissions?.(record.subject)
     return user === undefined ? undefined : intersectScopes(client, user, this.#options.scopeHierarchy)

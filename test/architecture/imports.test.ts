@@ -81,7 +81,7 @@ t.test('mcp/ knows nothing of strategies or plugins: it imports only core/ (and 
  */
 const NOT_A_STRATEGY = new Set([
   "plugins/metrics.ts: reason: event.reason ?? 'none'",
-  "plugins/token-issuer/public-clients.ts: export const PUBLIC_CLIENT_AUTH_METHOD = 'none'",
+  "plugins/token-issuer/code-flow-clients.ts: export const PUBLIC_CLIENT_AUTH_METHOD = 'none'",
   "plugins/token-issuer/login-sessions.ts: export const PROMPT_VALUES = ['none', 'login', 'consent'] as const",
   "routes/login-pages.ts: .header('content-security-policy', `default-src 'none'"
 ])

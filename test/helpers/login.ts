@@ -20,10 +20,14 @@ export interface LoginConfigOptions {
   dynamicRegistration?: false | Record<string, unknown>
   rateLimit?: Record<string, unknown>
   login?: Record<string, unknown>
-  /** The token store section (default: memory). */
-  store?: Record<string, unknown>
   /** The public URL, issuer and audience origin (default http://127.0.0.1:`port`). */
   origin?: string
+  /** More `issue.clients` entries, after the public DESKTOP one. */
+  clients?: ReadonlyArray<Record<string, unknown>>
+  /** The `store` section (default: memory). */
+  store?: Record<string, unknown>
+  /** auth.jwt.issue.refreshReuseInterval (default 0: a replay is reuse at once). */
+  refreshReuseInterval?: string | number
 }
 
 /** A jwt deployment with interactive login, at http://127.0.0.1:`port` (issuer, publicUrl and audience agree). */
@@ -43,8 +47,8 @@ export function loginConfigFile (port: number, options: LoginConfigOptions = {})
         issuer: origin,
         audience: `${origin}/mcp`,
         issue: {
-          clients: [{ ...DESKTOP, permissions: options.clientPermissions ?? ['calculator:*'] }],
-          refreshReuseInterval: 0,
+          clients: [{ ...DESKTOP, permissions: options.clientPermissions ?? ['calculator:*'] }, ...options.clients ?? []],
+          refreshReuseInterval: options.refreshReuseInterval ?? 0,
           login: {
             users: [
               { username: ADA.username, passwordHash: hashes.ada, permissions: options.users?.ada ?? ['calculator:*'] },
@@ -61,7 +65,10 @@ export function loginConfigFile (port: number, options: LoginConfigOptions = {})
   }
 }
 
-/** An OAuthClientProvider kept in memory, for a client that registers itself (DCR) or uses `clientId`. */
+/**
+ * An OAuthClientProvider kept in memory, for a client that registers itself (DCR) or uses
+ * `client` (an id, or the whole client information: with a `client_secret`, a confidential client).
+ */
 export class MemoryOAuthProvider implements OAuthClientProvider {
   authorizationUrl: URL | undefined
   lastState: string | undefined
@@ -70,8 +77,8 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
   #verifier = ''
   #discovery: OAuthDiscoveryState | undefined
 
-  constructor (clientId?: string) {
-    if (clientId !== undefined) this.#client = { client_id: clientId }
+  constructor (client?: string | StoredOAuthClientInformation) {
+    if (client !== undefined) this.#client = typeof client === 'string' ? { client_id: client } : client
   }
 
   get redirectUrl (): string { return REDIRECT_URI }

@@ -5,11 +5,13 @@ import { ConfigError } from '../../core/problems.js'
 import { hashPassword } from '../../plugins/credentials/password-hash.js'
 import { FAST_SCRYPT, JWT_SECRET } from '../helpers/credentials.js'
 import { testConfig } from '../helpers/server.js'
+import { ecKeys } from '../helpers/assertions.js'
 
 // The login section and public clients: what the config refuses, by path.
 
 const hash = await hashPassword('a login passphrase', FAST_SCRYPT)
 const user = { username: 'ada', passwordHash: hash, permissions: ['calculator:*'] }
+const PUBLIC_KEY = ecKeys().publicPem
 const publicClient = { id: 'desktop', redirectUris: ['http://127.0.0.1/callback'], permissions: ['calculator:*'] }
 
 function problems (issue: Record<string, unknown>): string[] {
@@ -23,15 +25,18 @@ function problems (issue: Record<string, unknown>): string[] {
 
 t.test('valid: public clients with login; only dynamic registration and no clients', async (t) => {
   t.same(problems({ clients: [publicClient], login: { users: [user] } }), [])
+  t.same(problems({ clients: [{ ...publicClient, secretHash: hash }], login: { users: [user] } }), [], 'a confidential client of the code flow: redirectUris and a secret')
+  t.same(problems({ clients: [{ ...publicClient, name: 'Web app', publicKey: PUBLIC_KEY, algorithms: ['ES256'] }], login: { users: [user] } }), [], 'or a key')
   t.same(problems({ login: { users: [user], dynamicRegistration: {} } }), [])
 })
 
 t.test('refused, each by path', async (t) => {
-  t.match(problems({ clients: [{ ...publicClient, secretHash: hash }], login: { users: [user] } }), [/clients\[0\]: a client with redirectUris is a public client/])
+  t.match(problems({ clients: [{ ...publicClient, secretHash: hash, publicKey: PUBLIC_KEY }], login: { users: [user] } }), [/clients\[0\]: a client with redirectUris is public \(no secretHash, publicKey or jwks: PKCE only\) or confidential with exactly one of them/])
+  t.match(problems({ clients: [{ ...publicClient, algorithms: ['ES256'] }], login: { users: [user] } }), [/clients\[0\]\.algorithms: algorithms is for clients registered by key .* a client with redirectUris and no key is a public client/])
   t.match(problems({ clients: [publicClient] }), [/login: clients with redirectUris need login/])
   t.match(problems({ clients: [{ ...publicClient, redirectUris: ['http://app.example.com/cb'] }], login: { users: [user] } }), [/clients\[0\]\.redirectUris\[0\]: expected an absolute https URL, or http on a loopback host/])
   t.match(problems({ clients: [{ ...publicClient, redirectUris: ['https://app.example.com/cb#x'] }], login: { users: [user] } }), [/redirectUris\[0\]/])
-  t.match(problems({ clients: [{ id: 'c', secretHash: hash, name: 'C', permissions: [] }] }), [/clients\[0\]\.name: name is for public clients/])
+  t.match(problems({ clients: [{ id: 'c', secretHash: hash, name: 'C', permissions: [] }] }), [/clients\[0\]\.name: name is for clients of the authorization code flow \(with redirectUris\)/])
   t.match(problems({ login: { users: [user] } }), [/clients: at least one client is required \(or login\.dynamicRegistration or login\.clientMetadataDocuments\)/])
   t.match(problems({ clients: [publicClient], login: { users: [{ ...user, passwordHash: 'plain' }] } }), [/login\.users\[0\]\.passwordHash: expected the output of `fastify-mcp-auth hash-password`/])
   t.match(problems({ clients: [publicClient], login: { users: [{ ...user, password: 'plain' }] } }), [/login\.users\[0\]\.password: plain passwords are refused/])

@@ -2,8 +2,12 @@ import { randomBytes } from 'node:crypto'
 import type { TokenStore } from '../token-store/store.js'
 import { redirectUriMatches } from './redirect-uris.js'
 
-/** A client of the authorization code flow: no secret (token_endpoint_auth_method none), PKCE instead. */
-export interface PublicClient {
+/**
+ * A client of the authorization code flow (always with PKCE): public (token_endpoint_auth_method
+ * none, no secret) or confidential (a configured client that also has a secret or a key, and
+ * must authenticate at the token endpoint).
+ */
+export interface CodeFlowClient {
   id: string
   /** What the consent page shows. */
   name: string
@@ -12,6 +16,8 @@ export interface PublicClient {
   permissions: readonly string[]
   /** Registered through RFC 7591 (stored, expiring), not configured. */
   dynamic: boolean
+  /** Configured with a secretHash, publicKey or jwks: its code and refresh grants need that client authentication. */
+  confidential: boolean
 }
 
 /** RFC 7591 `token_endpoint_auth_method` of a public client (OAuth's word, not the auth strategy of that name). */
@@ -32,43 +38,56 @@ export interface PublishedClients {
   /** Whether `id` names such a client (then no other kind is looked up). */
   accepts: (id: string) => boolean
   /** Throws an error that says why when the client cannot be used. */
-  find: (id: string) => Promise<PublicClient>
+  find: (id: string) => Promise<CodeFlowClient>
   /** The most any of them may be granted. */
   readonly permissions: readonly string[]
 }
 
-export interface PublicClientDirectory {
-  /** The public client with this id, configured, registered or published; undefined when there is none. */
-  find: (id: string) => Promise<PublicClient | undefined>
+export interface CodeFlowClientDirectory {
+  /** The code-flow client with this id, configured, registered or published; undefined when there is none. */
+  find: (id: string) => Promise<CodeFlowClient | undefined>
   /** Stores a new registration (RFC 7591) for `ttlMs`; its id is random. */
-  register: (registration: Registration, ttlMs: number) => Promise<PublicClient>
+  register: (registration: Registration, ttlMs: number) => Promise<CodeFlowClient>
   /** Whether a configured or registered client may use `redirectUri` (exact, loopback ports aside). */
-  allowsRedirect: (client: PublicClient, redirectUri: string) => boolean
-  /** Synchronous, for refresh: a configured client's permissions, the registration bound for a registered one. */
+  allowsRedirect: (client: CodeFlowClient, redirectUri: string) => boolean
+  /** A configured client's permissions, the registration bound for a registered one (whether or not it is still registered: find says that). */
   permissionsOf: (id: string) => readonly string[] | undefined
 }
 
-function parseRegistration (raw: string | undefined, id: string, permissions: readonly string[]): PublicClient | undefined {
+function parseRegistration (raw: string | undefined, id: string, permissions: readonly string[]): CodeFlowClient | undefined {
   if (raw === undefined) return undefined
   try {
     const value = JSON.parse(raw) as { name?: unknown, redirectUris?: unknown }
     if (typeof value.name !== 'string' || !Array.isArray(value.redirectUris) || !value.redirectUris.every((uri) => typeof uri === 'string')) return undefined
-    return { id, name: value.name, redirectUris: value.redirectUris, permissions, dynamic: true }
+    return { id, name: value.name, redirectUris: value.redirectUris, permissions, dynamic: true, confidential: false }
   } catch {
     return undefined
   }
 }
 
+/** What the directory reads of a configured client. */
+export interface ConfiguredClient {
+  id: string
+  name?: string | undefined
+  redirectUris?: readonly string[] | undefined
+  permissions: readonly string[]
+  secretHash?: string | undefined
+  publicKey?: string | undefined
+  jwks?: unknown
+}
+
 /**
- * Public clients: the configured ones (`issue.clients` entries with redirectUris) and, with
- * dynamic registration on, the registered ones in the token store (shared by every instance), and
- * with `published`, the clients whose id is the URL of their metadata document.
+ * Clients of the code flow: the configured ones (`issue.clients` entries with redirectUris,
+ * confidential when they also have a credential), with dynamic registration on, the registered
+ * ones in the token store (shared by every instance; always public), and with `published`, the
+ * clients whose id is the URL of their metadata document (always public).
  */
-export function createPublicClientDirectory (configured: ReadonlyArray<{ id: string, name?: string | undefined, redirectUris?: readonly string[] | undefined, permissions: readonly string[] }>, store: TokenStore, dynamicPermissions: readonly string[] | undefined, published?: PublishedClients): PublicClientDirectory {
-  const byId = new Map<string, PublicClient>()
+export function createCodeFlowClientDirectory (configured: readonly ConfiguredClient[], store: TokenStore, dynamicPermissions: readonly string[] | undefined, published?: PublishedClients): CodeFlowClientDirectory {
+  const byId = new Map<string, CodeFlowClient>()
   for (const client of configured) {
     if (client.redirectUris === undefined) continue
-    byId.set(client.id, { id: client.id, name: client.name ?? client.id, redirectUris: client.redirectUris, permissions: client.permissions, dynamic: false })
+    const confidential = client.secretHash !== undefined || client.publicKey !== undefined || client.jwks !== undefined
+    byId.set(client.id, { id: client.id, name: client.name ?? client.id, redirectUris: client.redirectUris, permissions: client.permissions, dynamic: false, confidential })
   }
   const dynamic = (id: string): boolean => dynamicPermissions !== undefined && id.startsWith(DYNAMIC_CLIENT_PREFIX) && !byId.has(id)
   return {
@@ -81,7 +100,7 @@ export function createPublicClientDirectory (configured: ReadonlyArray<{ id: str
     register: async (registration, ttlMs) => {
       const id = DYNAMIC_CLIENT_PREFIX + randomBytes(16).toString('base64url')
       await store.put(storeKey(id), JSON.stringify(registration), ttlMs)
-      return { id, ...registration, permissions: dynamicPermissions ?? [], dynamic: true }
+      return { id, ...registration, permissions: dynamicPermissions ?? [], dynamic: true, confidential: false }
     },
     allowsRedirect: (client, redirectUri) => client.redirectUris.some((registered) => redirectUriMatches(registered, redirectUri)),
     permissionsOf: (id) => byId.get(id)?.permissions ?? (published?.accepts(id) === true ? published.permissions : dynamic(id) ? dynamicPermissions : undefined)
