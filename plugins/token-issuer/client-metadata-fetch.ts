@@ -52,10 +52,13 @@ async function readLimited (body: Body, maxBytes: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/** The signal's own, and undici's for each stage (connect, headers, body). */
+const TIMEOUTS = new Set(['TimeoutError', 'AbortError', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
 function failure (error: unknown, timeout: number): DocumentFetchError {
   if (error instanceof DocumentFetchError) return error
   if (error instanceof AddressRefused || (error instanceof Error && error.cause instanceof AddressRefused)) return new DocumentFetchError('is on a private or loopback address, which this server does not fetch from')
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return new DocumentFetchError(`did not arrive within ${timeout} ms`)
+  if (error instanceof Error && (TIMEOUTS.has(error.name) || TIMEOUTS.has((error as { code?: string }).code ?? ''))) return new DocumentFetchError(`did not arrive within ${timeout} ms`)
   return new DocumentFetchError('could not be fetched (the connection failed)')
 }
 
