@@ -16,6 +16,10 @@ export class SingleFlight<T> {
     return running
   }
 
+  has (key: string): boolean {
+    return this.#running.has(key)
+  }
+
   get size (): number {
     return this.#running.size
   }

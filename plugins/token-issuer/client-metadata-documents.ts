@@ -8,6 +8,8 @@ import type { CodeFlowClient, PublishedClients } from './code-flow-clients.js'
 const DEFAULT_CACHE_TTL = 5 * 60_000
 const MAX_CACHED = 1000
 const MAX_URL_LENGTH = 2000
+/** Fetches in progress at once (each bounded by the timeout): a cap on what callers can make this server do. */
+export const MAX_CONCURRENT_FETCHES = 16
 
 /** A client_id that names a client ID metadata document rather than a registered client. */
 export function isClientMetadataUrl (clientId: string): boolean {
@@ -88,6 +90,7 @@ export class ClientMetadataDocuments implements PublishedClients {
     if (cached !== undefined && cached.expires > this.#now()) return cached.client
     this.#cache.delete(clientId)
     const url = checkClientIdUrl(clientId)
+    if (this.#fetching.size >= MAX_CONCURRENT_FETCHES && !this.#fetching.has(clientId)) throw new ClientMetadataError('cannot be fetched now: too many fetches are in progress, try again shortly')
     return await this.#fetching.run(clientId, async () => await this.#load(url))
   }
 

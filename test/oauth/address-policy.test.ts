@@ -1,7 +1,7 @@
 import type { LookupAddress } from 'node:dns'
 import t from 'tap'
 import { AddressRefused, createAddressPolicy, pinnedLookup } from '../../plugins/token-issuer/address-policy.js'
-import { ClientMetadataDocuments } from '../../plugins/token-issuer/client-metadata-documents.js'
+import { ClientMetadataDocuments, MAX_CONCURRENT_FETCHES } from '../../plugins/token-issuer/client-metadata-documents.js'
 import type { FetchedDocument } from '../../plugins/token-issuer/client-metadata-fetch.js'
 
 // What the client-document fetcher may connect to, and how long a document is kept.
@@ -94,4 +94,28 @@ t.test('concurrent first uses of a document share one fetch', async (t) => {
   const clients = await Promise.all(finds)
   t.equal(fetches, 1)
   t.ok(clients.every((client) => client === clients[0]))
+})
+
+t.test('at most MAX_CONCURRENT_FETCHES documents are fetched at once; the next is refused, not queued', async (t) => {
+  const releases: Array<() => void> = []
+  let fetches = 0
+  let hold = true
+  const documents = new ClientMetadataDocuments({
+    fetch: async (url): Promise<FetchedDocument> => {
+      fetches++
+      if (hold) await new Promise<void>((resolve) => { releases.push(resolve) })
+      return { json: { client_id: url.href, client_name: 'Busy', redirect_uris: ['http://127.0.0.1/cb'] }, maxAge: undefined }
+    },
+    permissions: ['*'],
+    cacheTtl: 60_000
+  })
+  const ids = Array.from({ length: MAX_CONCURRENT_FETCHES }, (_, i) => `https://client.example/${i}.json`)
+  const running = ids.map(async (id) => await documents.find(id))
+  await t.rejects(documents.find('https://client.example/one-too-many.json'), { message: /too many fetches are in progress/ })
+  const joined = documents.find(ids[0] ?? '')
+  hold = false
+  for (const release of releases) release()
+  await Promise.all([...running, joined])
+  t.equal(fetches, MAX_CONCURRENT_FETCHES, 'a document already being fetched was joined, not refused')
+  t.match(await documents.find('https://client.example/later.json'), { name: 'Busy (client.example)' }, 'fetches are accepted again once those ended')
 })
