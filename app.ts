@@ -178,7 +178,7 @@ async function registerTokenRoutes (documents: FastifyInstance, config: Config, 
     audit: documents.mcpAuthAudit,
     throttle: documents.mcpAuthLimits.throttle,
     certificateBoundTokens: issuer.certificateBoundTokens,
-    login: issuer.login === undefined ? undefined : { clients: issuer.login.clients, codes: issuer.login.codes }
+    login: issuer.login === undefined ? undefined : { clients: issuer.login.clients, codes: issuer.login.codes, documentLimit: issuer.login.options.authorizeLimit }
   })
   await registerLoginRoutes(documents, config)
   const metadata = authorizationServer(config, issuer, hostCheckedByName)

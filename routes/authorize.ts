@@ -13,7 +13,7 @@ import type { CodeFlowClient } from '../plugins/token-issuer/code-flow-clients.j
 import { isWellFormedScope } from '../plugins/token-issuer/token-service.js'
 import { loginFormRoutes } from './login-forms.js'
 import { authorizationResponse, sessionIdOf, setSessionCookie } from './login-http.js'
-import { CONSENT_PATH, errorPage, loginPage, pageHeaders } from './login-pages.js'
+import { CONSENT_PATH, errorPage, loginPage, pageHeaders, refuseWithoutRedirect } from './login-pages.js'
 import { authorizeWithoutPage } from './login-silent.js'
 import { logoutRoutes } from './logout.js'
 import type { AudienceFor } from './token.js'
@@ -43,15 +43,6 @@ function queryParameter (query: unknown, name: string): string | undefined {
   const value = (typeof query === 'object' && query !== null ? query as Record<string, unknown> : {})[name]
   if (Array.isArray(value)) throw new OAuthError('invalid_request', `${name} must not be given more than once`)
   return typeof value === 'string' && value !== '' ? value : undefined
-}
-
-/** An answer to show the user, never a redirect: the client or its redirect URI cannot be trusted. */
-function refuseWithoutRedirect (request: FastifyRequest, reply: FastifyReply, error: string, message: string): FastifyReply {
-  // mcp-remote probes a cached client_id with Accept: application/json, and re-registers on invalid_client.
-  if ((request.headers.accept ?? '').includes('application/json')) {
-    return reply.code(400).header('cache-control', 'no-store').send({ error, error_description: message })
-  }
-  return pageHeaders(reply).code(400).send(errorPage('This sign-in link is not valid', message))
 }
 
 /** RFC 8707: the resource the code (and so its tokens) is for, and the `aud` that gives. */
@@ -119,7 +110,9 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
   } catch (error) {
     // A client ID metadata document that could not be fetched or used: its reason is the answer.
     if (!(error instanceof OAuthError)) throw error
-    request.log.info({ event: 'client_metadata', outcome: 'refused', client: clientId, reason: error.description }, 'client metadata document refused')
+    // The host only: a refused URL may carry credentials.
+    const host = clientId !== undefined && URL.canParse(clientId) ? new URL(clientId).host : undefined
+    request.log.info({ event: 'client_metadata', outcome: 'refused', host, reason: error.description }, 'client metadata document refused')
     return refuseWithoutRedirect(request, reply, error.error, error.description)
   }
   if (client === undefined) return refuseWithoutRedirect(request, reply, 'invalid_client', 'unknown client_id: the application is not registered here')
@@ -133,10 +126,12 @@ async function authorize (request: FastifyRequest, reply: FastifyReply, flow: Lo
     pending = pendingRequest(request, client, redirectUri, flow, prompt)
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error
+    // A registered or published client chose its own redirect URIs: no redirect before the user sees a page.
+    if (!client.configured) return refuseWithoutRedirect(request, reply, error.error, error.description)
     const state = (() => { try { return queryParameter(request.query, 'state') } catch { return undefined } })()
     return reply.header('cache-control', 'no-store').redirect(authorizationResponse(redirectUri, { error: error.error, error_description: error.description, state }, flow.issuer), 303)
   }
-  if (prompt.none) return await authorizeWithoutPage(request, reply, flow, pending)
+  if (prompt.none) return await authorizeWithoutPage(request, reply, flow, pending, client.configured)
   const id = sessionIdOf(request, flow.secure)
   const session = await sessions.read(id)
   if (id !== undefined && session?.user !== undefined && !prompt.login) {

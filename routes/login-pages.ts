@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 
 // The login, consent, signed-out and error pages of the authorization endpoint: server-rendered HTML, no script.
 
@@ -92,4 +92,13 @@ export function signedOutPage (): string {
 
 export function errorPage (title: string, message: string): string {
   return page(title, `<h1>${escapeHtml(title)}</h1>\n<p role="alert">${escapeHtml(message)}</p>`)
+}
+
+/** An answer to show the user, never a redirect: the client or its redirect URI cannot be trusted. */
+export function refuseWithoutRedirect (request: FastifyRequest, reply: FastifyReply, error: string, message: string): FastifyReply {
+  // mcp-remote probes a cached client_id with Accept: application/json, and re-registers on invalid_client.
+  if ((request.headers.accept ?? '').includes('application/json')) {
+    return reply.code(400).header('cache-control', 'no-store').send({ error, error_description: message })
+  }
+  return pageHeaders(reply).code(400).send(errorPage('This sign-in link is not valid', message))
 }

@@ -4,20 +4,22 @@ import type { PendingAuthorization } from '../plugins/token-issuer/login-session
 import type { LoginFlow } from './authorize.js'
 import { consentCovers, createCode, grantable } from './login-grant.js'
 import { authorizationResponse, sessionIdOf } from './login-http.js'
-import { pageHeaders } from './login-pages.js'
+import { pageHeaders, refuseWithoutRedirect } from './login-pages.js'
 
 /**
  * `prompt=none` (OIDC Core §3.1.2.1): no page is shown. A code when the browser's session is
  * signed in and the user's remembered consent covers the request; else `login_required` or
  * `consent_required` (or `invalid_scope`, as the consent page would answer). The session is
- * neither created nor changed: a silent check leaves no trace in the browser.
+ * neither created nor changed: a silent check leaves no trace in the browser. A client that is not
+ * configured (`redirectErrors` false) gets its refusals on a page, not at its redirect URI: anyone
+ * can register or publish one, and a silent redirect to it would make this server an open redirector.
  */
-export async function authorizeWithoutPage (request: FastifyRequest, reply: FastifyReply, flow: LoginFlow, pending: PendingAuthorization): Promise<FastifyReply> {
+export async function authorizeWithoutPage (request: FastifyRequest, reply: FastifyReply, flow: LoginFlow, pending: PendingAuthorization, redirectErrors: boolean): Promise<FastifyReply> {
   const back = (params: Record<string, string>): FastifyReply => pageHeaders(reply, pending.redirectUri)
     .redirect(authorizationResponse(pending.redirectUri, { ...params, state: pending.state }, flow.issuer), 303)
   const refuse = (error: string, description: string, user?: string): FastifyReply => {
     flow.audit.session?.(request, { action: 'silent_authorization', outcome: 'failure', reason: error, client: pending.clientId, ...(user === undefined ? {} : { principal: user }) })
-    return back({ error, error_description: description })
+    return redirectErrors ? back({ error, error_description: description }) : refuseWithoutRedirect(request, reply, error, description)
   }
   const user = (await flow.login.sessions.read(sessionIdOf(request, flow.secure)))?.user
   if (user === undefined) return refuse('login_required', 'the user is not signed in')

@@ -37,7 +37,12 @@ export interface TokenRoutesOptions {
   /** RFC 8705: bind access tokens to the TLS client certificate of the token request (required then). */
   certificateBoundTokens?: boolean | undefined
   /** The authorization code grant (interactive login), for public and confidential clients, when it is on. */
-  login?: { clients: CodeFlowClientDirectory, codes: AuthorizationCodes } | undefined
+  login?: {
+    clients: CodeFlowClientDirectory
+    codes: AuthorizationCodes
+    /** Requests naming a client by its metadata document, per client address (each may make this server fetch it). */
+    documentLimit?: { max: number, timeWindow: number } | undefined
+  } | undefined
 }
 
 export const TOKEN_PATH = '/oauth/token'
@@ -221,9 +226,20 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
   })
   fastify.setErrorHandler(oauthErrors(options.realm ?? 'oauth'))
 
+  const documentLimit = options.login?.documentLimit
+  const documentLimiter = documentLimit === undefined ? undefined : fastify.createRateLimit({ ...documentLimit, keyGenerator: (request) => `client-document:${request.ip}` })
+
   fastify.post(TOKEN_PATH, routeOptions, async function token (request: FastifyRequest, reply: FastifyReply) {
     const params = parameters(request.body)
     const login = options.login
+    const clientId = params.get('client_id')
+    if (documentLimiter !== undefined && clientId !== undefined && login?.clients.isPublished(clientId) === true) {
+      const limit = await documentLimiter(request)
+      if (!limit.isAllowed && limit.isExceeded) {
+        audit.rateLimited(request, 'client_document')
+        return reply.code(429).header('retry-after', String(Math.max(1, limit.ttlInSeconds))).send({ error: 'temporarily_unavailable', error_description: 'too many requests naming a client metadata document from this address' })
+      }
+    }
     const publicClient = await publicClientOf(request, params, login)
     if (publicClient !== undefined && login !== undefined) {
       audit.auth(request, { strategy: 'client', outcome: 'success', principal: publicClient.id, detail: 'public' })

@@ -84,10 +84,15 @@ redisTest(t, 'revoked through Redis: for one client, then for every client; othe
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ client_name: 'Registered', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' })
   })).json() as { client_id: string }
-  /** What a silent authorization of `client` answers the browser of `jar`: a code, or an error. */
+  /**
+   * What a silent authorization of `client` answers the browser of `jar`: a code, or an error (at
+   * the redirect URI; a registered client's refusals come in the answer itself, never redirected).
+   */
   const silently = async (jar: CookieJar, client = DESKTOP.id): Promise<string | undefined> => {
-    const answer = await fetch(authorizeUrl(origin, pkce().challenge, { prompt: 'none', client_id: client }), { redirect: 'manual', headers: { cookie: jar.header } })
-    const params = new URL(answer.headers.get('location') ?? '').searchParams
+    const answer = await fetch(authorizeUrl(origin, pkce().challenge, { prompt: 'none', client_id: client }), { redirect: 'manual', headers: { cookie: jar.header, accept: 'application/json' } })
+    const location = answer.headers.get('location')
+    if (location === null) return ((await answer.json()) as { error?: string }).error
+    const params = new URL(location).searchParams
     return params.has('code') ? 'code' : params.get('error') ?? undefined
   }
   const consent = async (jar: CookieJar, client: string, user = ADA): Promise<void> => {

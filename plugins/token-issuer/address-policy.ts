@@ -7,6 +7,8 @@ export interface AddressPolicy {
   allows: (address: string) => boolean
 }
 
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3')
+
 /** Whether `network` is CIDR notation (`10.0.0.0/8`, `fd00::/8`) or a single address. */
 export function isNetwork (network: string): boolean {
   return ipaddr.isValidCIDR(network) || ipaddr.isValid(network)
@@ -31,7 +33,9 @@ export function createAddressPolicy (allowedNetworks: readonly string[] = []): A
       if (!ipaddr.isValid(text)) return false
       const address = ipaddr.process(text)
       if (allowed.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits))) return true
-      return address.range() === 'unicast'
+      // ipaddr.js calls all of ::/0 outside its special ranges unicast, the deprecated
+      // IPv4-compatible ::a.b.c.d too: an IPv6 address must also be global unicast (2000::/3).
+      return address.range() === 'unicast' && (address.kind() === 'ipv4' || address.match(GLOBAL_UNICAST_V6))
     }
   }
 }

@@ -49,7 +49,7 @@ function clientOf (url: URL, json: unknown, permissions: readonly string[]): Cod
   }
   if (metadata.name === undefined) throw new ClientMetadataError('has no client_name')
   // The host that published the document stands next to the name it chose, on every page.
-  return { id, name: `${metadata.name} (${url.host})`, redirectUris: metadata.redirectUris, permissions, dynamic: false, confidential: false }
+  return { id, name: `${metadata.name} (${url.host})`, redirectUris: metadata.redirectUris, permissions, configured: false, confidential: false }
 }
 
 export interface ClientMetadataDocumentsOptions {

@@ -41,5 +41,7 @@ export function publicClientMetadata (body: unknown): PublicClientMetadata {
   if (!(stringList(fields.response_types, 'response_types') ?? []).every((type) => type === 'code')) throw new ClientMetadataProblem('invalid_client_metadata', 'response_types: code only')
   const name = fields.client_name
   if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH)) throw new ClientMetadataProblem('invalid_client_metadata', `client_name must be a string of 1 to ${MAX_NAME_LENGTH} characters`)
+  // Control and format characters (bidi overrides among them) could make the name, or the host shown after it, read as another.
+  if (typeof name === 'string' && /[\p{Cc}\p{Cf}]/u.test(name)) throw new ClientMetadataProblem('invalid_client_metadata', 'client_name must not contain control or formatting characters')
   return { name, redirectUris, ...(typeof fields.scope === 'string' ? { scope: fields.scope } : {}) }
 }

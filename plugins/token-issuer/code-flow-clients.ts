@@ -14,8 +14,12 @@ export interface CodeFlowClient {
   redirectUris: readonly string[]
   /** The most it may be granted; the signed-in user's permissions bound it too. */
   permissions: readonly string[]
-  /** Registered through RFC 7591 (stored, expiring), not configured. */
-  dynamic: boolean
+  /**
+   * From the config, so its redirect URIs were vetted by the operator; not registered (RFC 7591)
+   * or published (a metadata document) by whoever wanted to. Only such a client gets errors
+   * redirected to it before the user has seen a page (RFC 9700 §4.11.2: no open redirector).
+   */
+  configured: boolean
   /** Configured with a secretHash, publicKey or jwks: its code and refresh grants need that client authentication. */
   confidential: boolean
 }
@@ -50,6 +54,8 @@ export interface CodeFlowClientDirectory {
   register: (registration: Registration, ttlMs: number) => Promise<CodeFlowClient>
   /** Whether a configured or registered client may use `redirectUri` (exact, loopback ports aside). */
   allowsRedirect: (client: CodeFlowClient, redirectUri: string) => boolean
+  /** Whether `id` names a client by its metadata document (finding it may mean fetching it). */
+  isPublished: (id: string) => boolean
   /** A configured client's permissions, the registration bound for a registered one (whether or not it is still registered: find says that). */
   permissionsOf: (id: string) => readonly string[] | undefined
 }
@@ -59,7 +65,7 @@ function parseRegistration (raw: string | undefined, id: string, permissions: re
   try {
     const value = JSON.parse(raw) as { name?: unknown, redirectUris?: unknown }
     if (typeof value.name !== 'string' || !Array.isArray(value.redirectUris) || !value.redirectUris.every((uri) => typeof uri === 'string')) return undefined
-    return { id, name: value.name, redirectUris: value.redirectUris, permissions, dynamic: true, confidential: false }
+    return { id, name: value.name, redirectUris: value.redirectUris, permissions, configured: false, confidential: false }
   } catch {
     return undefined
   }
@@ -84,25 +90,29 @@ export interface ConfiguredClient {
  */
 export function createCodeFlowClientDirectory (configured: readonly ConfiguredClient[], store: TokenStore, dynamicPermissions: readonly string[] | undefined, published?: PublishedClients): CodeFlowClientDirectory {
   const byId = new Map<string, CodeFlowClient>()
+  // Every configured id, machine clients' too: none of them is ever a registration or a document.
+  const configuredIds = new Set(configured.map((client) => client.id))
+  const isPublished = (id: string): boolean => !configuredIds.has(id) && published?.accepts(id) === true
   for (const client of configured) {
     if (client.redirectUris === undefined) continue
     const confidential = client.secretHash !== undefined || client.publicKey !== undefined || client.jwks !== undefined
-    byId.set(client.id, { id: client.id, name: client.name ?? client.id, redirectUris: client.redirectUris, permissions: client.permissions, dynamic: false, confidential })
+    byId.set(client.id, { id: client.id, name: client.name ?? client.id, redirectUris: client.redirectUris, permissions: client.permissions, configured: true, confidential })
   }
-  const dynamic = (id: string): boolean => dynamicPermissions !== undefined && id.startsWith(DYNAMIC_CLIENT_PREFIX) && !byId.has(id)
+  const dynamic = (id: string): boolean => dynamicPermissions !== undefined && id.startsWith(DYNAMIC_CLIENT_PREFIX) && !configuredIds.has(id)
   return {
     find: async (id) => {
       const known = byId.get(id)
-      if (known === undefined && published?.accepts(id) === true) return await published.find(id)
+      if (published !== undefined && isPublished(id)) return await published.find(id)
       if (known !== undefined || !dynamic(id) || dynamicPermissions === undefined) return known
       return parseRegistration(await store.get(storeKey(id)), id, dynamicPermissions)
     },
     register: async (registration, ttlMs) => {
       const id = DYNAMIC_CLIENT_PREFIX + randomBytes(16).toString('base64url')
       await store.put(storeKey(id), JSON.stringify(registration), ttlMs)
-      return { id, ...registration, permissions: dynamicPermissions ?? [], dynamic: true, confidential: false }
+      return { id, ...registration, permissions: dynamicPermissions ?? [], configured: false, confidential: false }
     },
     allowsRedirect: (client, redirectUri) => client.redirectUris.some((registered) => redirectUriMatches(registered, redirectUri)),
-    permissionsOf: (id) => byId.get(id)?.permissions ?? (published?.accepts(id) === true ? published.permissions : dynamic(id) ? dynamicPermissions : undefined)
+    isPublished,
+    permissionsOf: (id) => byId.get(id)?.permissions ?? (isPublished(id) ? published?.permissions : dynamic(id) ? dynamicPermissions : undefined)
   }
 }

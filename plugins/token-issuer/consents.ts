@@ -6,10 +6,13 @@ const hashed = (text: string): string => sha256(text).toString('base64url')
 
 /**
  * A user's consent epoch, set by revoking all of their consent: every consent key written under
- * an earlier epoch (or under none) is then out of reach, and expires on its own. It lives as long
- * as a consent does (consentTtl): by then every consent written before it has expired too.
+ * an earlier epoch (or under none) is then out of reach, and expires on its own. It outlives every
+ * consent written before it (see forgetAll).
  */
 const epochKey = (user: string): string => `consent-epoch:${hashed(user)}`
+
+/** The least an epoch is kept: longer than any consentTtl a deployment is likely to have used. */
+export const MIN_EPOCH_TTL = 400 * 24 * 60 * 60_000
 
 /**
  * Remembered consent of one user to one client: `consent:<sha256 of client id, NUL, username>`
@@ -56,8 +59,12 @@ export class RememberedConsent {
     return parseScopes(await this.#store.take(await this.#key(clientId, user)))
   }
 
-  /** Forgets what `user` allowed every client, registered or not: a new epoch, for `ttl` ms (the configured consentTtl). */
+  /**
+   * Forgets what `user` allowed every client, registered or not: a new epoch, kept for `ttl` ms
+   * (the configured consentTtl) but at least MIN_EPOCH_TTL, so consent written under a longer
+   * consentTtl than the one given here cannot come back when the epoch expires.
+   */
   async forgetAll (user: string, ttl: number): Promise<void> {
-    if (ttl > 0) await this.#store.put(epochKey(user.normalize('NFC')), randomBytes(16).toString('base64url'), ttl)
+    if (ttl > 0) await this.#store.put(epochKey(user.normalize('NFC')), randomBytes(16).toString('base64url'), Math.max(ttl, MIN_EPOCH_TTL))
   }
 }

@@ -9,7 +9,7 @@ import type { FetchedDocument } from '../../plugins/token-issuer/client-metadata
 t.test('only public unicast addresses, IPv4-mapped ones judged as IPv4', async (t) => {
   const policy = createAddressPolicy()
   const refused = ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.1',
-    '::1', '::', 'fe80::1', 'fc00::1', 'fd12::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '64:ff9b::a00:1', '2002:7f00:1::', 'ff02::1', 'not an address']
+    '::1', '::', 'fe80::1', 'fc00::1', 'fd12::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '64:ff9b::a00:1', '2002:7f00:1::', 'ff02::1', '::7f00:1', '::a9fe:a9fe', '100::1', 'not an address']
   const allowed = ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']
   t.same(refused.filter((address) => policy.allows(address)), [], 'all refused')
   t.same(allowed.filter((address) => !policy.allows(address)), [], 'all allowed')

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client'
+import { hashPassword } from '../../plugins/credentials/password-hash.js'
+import { FAST_SCRYPT } from '../helpers/credentials.js'
 import { claimsOf, oauthPost } from '../helpers/issuing.js'
 import { DocumentServer } from '../helpers/document-server.js'
 import { CookieJar, driveLogin, loginConfig, MemoryOAuthProvider, REDIRECT_URI } from '../helpers/login.js'
@@ -26,10 +28,10 @@ const validDocument = (url: string): Record<string, unknown> => ({
 })
 
 /** A login server fetching documents from the test server (127.0.0.1 allowed, its certificate trusted). */
-async function started (t: Test, cimd: Record<string, unknown> | false = {}, login: Record<string, unknown> = {}): Promise<TestServer> {
+async function started (t: Test, cimd: Record<string, unknown> | false = {}, login: Record<string, unknown> = {}, clients: Array<Record<string, unknown>> = []): Promise<TestServer> {
   const port = await freePort()
   const clientMetadataDocuments = cimd === false ? false : { allowPrivateNetworks: ['127.0.0.1/32'], caFile: documents.caFile, ...cimd }
-  const server = await listen(loginConfig(port, { login: { clientMetadataDocuments, ...login } }))
+  const server = await listen(loginConfig(port, { login: { clientMetadataDocuments, ...login }, clients }))
   t.teardown(async () => { await server.close() })
   return server
 }
@@ -112,6 +114,7 @@ t.test('documents on private or loopback addresses are refused without a connect
     'https://10.0.0.1/client.json',
     'https://169.254.169.254/latest/meta-data',
     'https://[::ffff:7f00:1]/client.json',
+    'https://[::7f00:1]/client.json',
     'https://0.0.0.0/client.json'
   ]) {
     const answer = await authorizeJson(server, url)
@@ -119,8 +122,8 @@ t.test('documents on private or loopback addresses are refused without a connect
   }
   t.equal(documents.hits(path), 0, 'not one request reached the server')
   const logged = server.logs.records().filter((line) => line.event === 'client_metadata')
-  t.equal(logged.length, 7, 'every refusal is logged')
-  t.match(logged[1], { outcome: 'refused', client: `https://localhost:${port}${path}`, reason: /private or loopback/ })
+  t.equal(logged.length, 8, 'every refusal is logged')
+  t.match(logged[1], { outcome: 'refused', host: `localhost:${port}`, reason: /private or loopback/ })
 })
 
 t.test('hostile documents are refused with 400 and say why', async (t) => {
@@ -144,7 +147,8 @@ t.test('hostile documents are refused with 400 and say why', async (t) => {
     ['a client_secret', () => documents.publish('/secret.json', (url) => ({ ...validDocument(url), client_secret: 'shh' })), 'a public client has no client_secret'],
     ['no client_name', () => documents.publish('/no-name.json', (url) => ({ ...validDocument(url), client_name: undefined })), 'has no client_name'],
     ['an http redirect URI off loopback', () => documents.publish('/http-redirect.json', (url) => ({ ...validDocument(url), redirect_uris: ['http://evil.example/cb'] })), 'redirect_uris must be https URLs'],
-    ['a JSON array', () => documents.publish('/array.json', () => [1]), 'has a client_id other than its own URL']
+    ['a JSON array', () => documents.publish('/array.json', () => [1]), 'has a client_id other than its own URL'],
+    ['a bidi override in client_name', () => documents.publish('/bidi.json', (url) => ({ ...validDocument(url), client_name: 'Claude \u202e' })), 'client_name must not contain control or formatting characters']
   ]
   const server = await started(t)
   for (const [name, urlOf, reason] of cases) {
@@ -211,4 +215,40 @@ t.test('the authorization endpoint is limited per client address', async (t) => 
   }
   t.same(statuses, [200, 200, 429])
   t.match(server.logs.records().filter((line) => line.event === 'rate_limit'), [{ limit: 'authorize', ip: '127.0.0.1' }], 'and audited')
+})
+
+t.test('token requests naming a document are limited per address too (each may make the server fetch)', async (t) => {
+  const server = await started(t, {}, { authorizeLimit: { max: 2, timeWindow: '1m' } })
+  const statuses = []
+  for (let i = 0; i < 3; i++) {
+    const answer = await oauthPost(server.url.origin, '/oauth/token', { grant_type: 'authorization_code', code: 'x', client_id: documents.url(`/limited-${i}.json`), redirect_uri: REDIRECT_URI, code_verifier: pkce().verifier })
+    statuses.push(answer.status)
+    if (answer.status === 429) t.match(answer.body, { error: 'temporarily_unavailable' })
+  }
+  t.same(statuses, [401, 401, 429])
+  t.equal(documents.hits('/limited-2.json'), 0, 'the refused one fetched nothing')
+  t.match(server.logs.records().filter((line) => line.event === 'rate_limit'), [{ limit: 'client_document' }])
+})
+
+t.test('a configured client whose id is an https URL is never looked up as a document', async (t) => {
+  const path = '/configured/client'
+  const server = await started(t, {}, {}, [{ id: documents.url(path), secretHash: await hashPassword('machine secret', FAST_SCRYPT), permissions: ['calculator:add'] }])
+  const basic = `Basic ${Buffer.from(`${encodeURIComponent(documents.url(path))}:${encodeURIComponent('machine secret')}`).toString('base64')}`
+  const answer = await oauthPost(server.url.origin, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic })
+  t.match(answer, { status: 200, body: { token_type: 'Bearer', scope: 'calculator:add' } })
+  t.equal(documents.hits(path), 0)
+})
+
+t.test('no open redirector: a document client\'s request errors and prompt=none refusals are pages, not redirects', async (t) => {
+  const url = documents.publish('/redirector/client.json', (id) => ({ ...validDocument(id), redirect_uris: ['https://evil.example/phish'] }))
+  const server = await started(t)
+  const requests: Array<Record<string, string>> = [{ response_type: 'token' }, { code_challenge_method: 'plain' }, { prompt: 'none' }, { prompt: 'none login' }]
+  for (const overrides of requests) {
+    const response = await fetch(authorizeUrl(server.url.origin, pkce().challenge, { client_id: url, redirect_uri: 'https://evil.example/phish', ...overrides }), { redirect: 'manual' })
+    t.equal(response.status, 400, JSON.stringify(overrides))
+    t.equal(response.headers.get('location'), null, 'no redirect to the URI the document chose')
+  }
+  const configured = await fetch(authorizeUrl(server.url.origin, pkce().challenge, { prompt: 'none' }), { redirect: 'manual' })
+  t.equal(configured.status, 303, 'a configured client still hears login_required at its redirect URI')
+  t.match(configured.headers.get('location'), /error=login_required/)
 })

@@ -48,3 +48,16 @@ t.test('consentTtl 0: nothing is remembered, nothing to revoke', async (t) => {
   await consents.forgetAll('ada', 0)
   t.equal(await store.get(consentKey('desktop', 'ada')), undefined)
 })
+
+t.test('a revocation of all outlives consent written under a longer consentTtl than the one it was given', async (t) => {
+  let now = 0
+  const store = new MemoryTokenStore({ now: () => now })
+  t.teardown(async () => { await store.close() })
+  const consents = new RememberedConsent(store)
+  await consents.remember('desktop', 'ada', ['calculator:add'], 90 * DAY)
+  await consents.forgetAll('ada', 30 * DAY)
+  now = 31 * DAY
+  t.same(await consents.scopes('desktop', 'ada'), [], 'the 90-day consent stays revoked after 30 days')
+  now = 89 * DAY
+  t.same(await consents.scopes('desktop', 'ada'), [], 'and until it expires')
+})
