@@ -1,8 +1,8 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { main, type CliIo } from '../bin/cli.js'
+import { main } from '../bin/cli.js'
+import { memoryIo } from './helpers/cli-io.js'
 import { JWT_SECRET } from './helpers/credentials.js'
 import { ADA, BOB, CookieJar, DESKTOP, driveLogin, loginConfig, loginConfigFile, REDIRECT_URI, type LoginConfigOptions } from './helpers/login.js'
 import { authorizeUrl, pkce } from './helpers/pkce.js'
@@ -13,15 +13,7 @@ import { listen } from './helpers/server.js'
 // `fastify-mcp-auth consent revoke`: an operator forgets a user's remembered consent in the
 // token store the servers share, and the next authorization asks again.
 
-function io (): CliIo & { out: () => string, err: () => string } {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-  stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-  return { stdout, stderr, env: {}, out: () => out, err: () => err }
-}
+const io = memoryIo
 
 /** Runs the command line; its exit code and what it wrote. */
 async function run (...argv: string[]): Promise<{ code: unknown, out: string, err: string }> {

@@ -1,22 +1,14 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { main, type CliIo } from '../bin/cli.js'
+import { main } from '../bin/cli.js'
+import { memoryIo } from './helpers/cli-io.js'
 import { sha256 } from '../plugins/credentials/compare.js'
 import type { RunningServer } from '../server.js'
 import { addCall, callTool, connect, post } from './helpers/client.js'
 import { runCli } from './helpers/spawn-cli.js'
 
-function io (env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string, err: () => string } {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-  stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-  return { stdout, stderr, env, out: () => out, err: () => err }
-}
+const io = memoryIo
 
 function running (result: number | RunningServer | 'serving'): RunningServer {
   if (typeof result !== 'object') throw new Error(`serve returned ${result}`)

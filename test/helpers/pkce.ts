@@ -35,3 +35,20 @@ export async function submitLogin (origin: URL | string, jar: CookieJar, html: s
   const form = new URLSearchParams({ csrf: hiddenField(html, 'csrf'), request: hiddenField(html, 'request'), ...fields })
   return await postForm(new URL('/oauth/login', origin), jar, form, headers)
 }
+
+/** The headers every login, consent and sign-out page carries, as `response` has them. */
+export function pageHeadersOf (response: Response): Record<string, string | null> {
+  const names = ['content-type', 'content-security-policy', 'x-frame-options', 'cache-control', 'referrer-policy']
+  return Object.fromEntries(names.map((name) => [name, response.headers.get(name)]))
+}
+
+/** What pageHeadersOf should find; `formAction`: the CSP's form-action sources. */
+export function expectedPageHeaders (formAction: string): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action ${formAction}`,
+    'x-frame-options': 'DENY',
+    'cache-control': 'no-store',
+    'referrer-policy': 'same-origin'
+  }
+}

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { ADA, BOB, CookieJar, DESKTOP, driveLogin, hiddenField, loginConfig, postForm, type LoginConfigOptions } from '../helpers/login.js'
-import { authorizeUrl, loginPage, pkce, submitLogin } from '../helpers/pkce.js'
+import { authorizeUrl, expectedPageHeaders, loginPage, pageHeadersOf, pkce, submitLogin } from '../helpers/pkce.js'
 import { buildApp } from '../../app.js'
 import { claimsOf, oauthPost } from '../helpers/issuing.js'
 import { freePort } from '../helpers/ports.js'
@@ -49,11 +49,7 @@ t.test('the login page: markup, headers, cookie', async (t) => {
   const { origin } = await started(t)
   const { response, html } = await loginPage(authorizeUrl(origin, pkce().challenge), new CookieJar())
   t.equal(response.status, 200)
-  t.match(response.headers.get('content-type'), /^text\/html/)
-  t.equal(response.headers.get('content-security-policy'), "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' http://127.0.0.1:9")
-  t.equal(response.headers.get('x-frame-options'), 'DENY')
-  t.equal(response.headers.get('cache-control'), 'no-store')
-  t.equal(response.headers.get('referrer-policy'), 'same-origin')
+  t.same(pageHeadersOf(response), expectedPageHeaders("'self' http://127.0.0.1:9"))
   t.same(cookieParts(response.headers.get('set-cookie')), { name: 'mcp_login', attributes: ['HttpOnly', 'Max-Age=600', 'Path=/', 'SameSite=Lax'] })
   t.match(html, '<html lang="en">')
   t.match(html, /<form method="post"[^>]*>/)
