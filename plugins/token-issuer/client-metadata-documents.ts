@@ -1,4 +1,5 @@
 import { OAuthError } from '../../core/errors.js'
+import { CredentialCache } from '../credentials/credential-cache.js'
 import { SingleFlight } from '../credentials/single-flight.js'
 import { ClientMetadataProblem, publicClientMetadata } from './client-metadata.js'
 import { DocumentFetchError, type FetchDocument } from './client-metadata-fetch.js'
@@ -68,13 +69,13 @@ export interface ClientMetadataDocumentsOptions {
  */
 export class ClientMetadataDocuments implements PublishedClients {
   readonly #options: ClientMetadataDocumentsOptions
-  readonly #cache = new Map<string, { client: CodeFlowClient, expires: number }>()
+  /** The bounded TTL cache the credential checks use: at most cacheTtl per entry, least recently used out first. */
+  readonly #cache: CredentialCache<CodeFlowClient>
   readonly #fetching = new SingleFlight<CodeFlowClient>()
-  readonly #now: () => number
 
   constructor (options: ClientMetadataDocumentsOptions) {
     this.#options = options
-    this.#now = options.now ?? Date.now
+    this.#cache = new CredentialCache(options.cacheTtl, MAX_CACHED, options.now)
   }
 
   accepts (clientId: string): boolean {
@@ -87,8 +88,7 @@ export class ClientMetadataDocuments implements PublishedClients {
 
   async find (clientId: string): Promise<CodeFlowClient> {
     const cached = this.#cache.get(clientId)
-    if (cached !== undefined && cached.expires > this.#now()) return cached.client
-    this.#cache.delete(clientId)
+    if (cached !== undefined) return cached
     const url = checkClientIdUrl(clientId)
     if (this.#fetching.size >= MAX_CONCURRENT_FETCHES && !this.#fetching.has(clientId)) throw new ClientMetadataError('cannot be fetched now: too many fetches are in progress, try again shortly')
     return await this.#fetching.run(clientId, async () => await this.#load(url))
@@ -103,11 +103,7 @@ export class ClientMetadataDocuments implements PublishedClients {
       throw error
     }
     const client = clientOf(url, fetched.json, this.#options.permissions)
-    const ttl = Math.min(fetched.maxAge ?? DEFAULT_CACHE_TTL, this.#options.cacheTtl)
-    if (ttl > 0) {
-      if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string)
-      this.#cache.set(url.href, { client, expires: this.#now() + ttl })
-    }
+    this.#cache.set(url.href, client, fetched.maxAge ?? DEFAULT_CACHE_TTL)
     return client
   }
 }
