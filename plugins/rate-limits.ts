@@ -77,6 +77,15 @@ type Create = (limit: Limit, key: (request: FastifyRequest) => string) => Limite
 const exceeded = (result: LimitResult): boolean => !result.isAllowed && result.isExceeded
 const waitSeconds = (result: LimitResult): number => Math.max(1, result.isAllowed ? 1 : result.ttlInSeconds)
 
+/**
+ * Counts `request` against a limiter made with createRateLimit: the seconds to wait (Retry-After)
+ * when it is over the limit, else undefined. For routes that answer the refusal in their own format.
+ */
+export async function retryAfterOf (limiter: Limiter, request: FastifyRequest): Promise<number | undefined> {
+  const result = await limiter(request)
+  return exceeded(result) ? waitSeconds(result) : undefined
+}
+
 function refuse (audit: AuditSink, request: FastifyRequest, reply: FastifyReply, kind: string, result: LimitResult): never {
   audit.rateLimited(request, kind)
   reply.header('retry-after', String(waitSeconds(result)))

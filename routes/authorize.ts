@@ -6,6 +6,7 @@ import type { FailedAuthThrottle } from '../core/authenticator.js'
 import { OAuthError } from '../core/errors.js'
 import type { ScopeHierarchy } from '../core/permissions.js'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
+import { retryAfterOf } from '../plugins/rate-limits.js'
 import { S256_CHALLENGE } from '../plugins/token-issuer/authorization-codes.js'
 import { PROMPT_VALUES, type PendingAuthorization } from '../plugins/token-issuer/login-sessions.js'
 import type { LoginFeatures } from '../plugins/token-issuer/plugin.js'
@@ -169,10 +170,10 @@ export default async function authorizeRoutes (fastify: FastifyInstance, options
   const { max, timeWindow } = options.login.options.authorizeLimit
   const limiter = fastify.createRateLimit({ max, timeWindow, keyGenerator: (request) => `authorize:${request.ip}` })
   fastify.get(AUTHORIZE_PATH, async (request, reply) => {
-    const limit = await limiter(request)
-    if (!limit.isAllowed && limit.isExceeded) {
+    const retryAfter = await retryAfterOf(limiter, request)
+    if (retryAfter !== undefined) {
       flow.audit.rateLimited(request, 'authorize')
-      return pageHeaders(reply).code(429).header('retry-after', String(Math.max(1, limit.ttlInSeconds)))
+      return pageHeaders(reply).code(429).header('retry-after', String(retryAfter))
         .send(errorPage('Too many sign-in attempts', 'Too many requests from this address. Wait a minute, then try again.'))
     }
     return await authorize(request, reply, flow)

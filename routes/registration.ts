@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditSink } from '../plugins/audit.js'
+import { retryAfterOf } from '../plugins/rate-limits.js'
 import { PUBLIC_CLIENT_AUTH_METHOD, type CodeFlowClientDirectory } from '../plugins/token-issuer/code-flow-clients.js'
 import { ClientMetadataProblem, publicClientMetadata } from '../plugins/token-issuer/client-metadata.js'
 
@@ -31,10 +32,10 @@ export default async function registrationRoutes (fastify: FastifyInstance, opti
   })
   fastify.post(REGISTRATION_PATH, { bodyLimit: REGISTRATION_BODY_LIMIT }, async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store')
-    const limit = await limiter(request)
-    if (!limit.isAllowed && limit.isExceeded) {
+    const retryAfter = await retryAfterOf(limiter, request)
+    if (retryAfter !== undefined) {
       options.audit?.rateLimited(request, 'registration')
-      return reply.code(429).header('retry-after', String(Math.max(1, limit.ttlInSeconds))).send({ error: 'temporarily_unavailable', error_description: 'too many registrations from this address' })
+      return reply.code(429).header('retry-after', String(retryAfter)).send({ error: 'temporarily_unavailable', error_description: 'too many registrations from this address' })
     }
     const metadata = publicClientMetadata(request.body)
     const client = await options.clients.register({ name: metadata.name ?? 'Unnamed application', redirectUris: metadata.redirectUris }, options.ttl)

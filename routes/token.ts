@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestLogAudit, type AuditSink } from '../plugins/audit.js'
+import { retryAfterOf } from '../plugins/rate-limits.js'
 import type { ClientAssertions } from '../plugins/token-issuer/client-assertion.js'
 import { createClientAuthenticator, type ClientEntry } from '../plugins/token-issuer/client-credentials.js'
 import { quote, type FailedAuthThrottle } from '../core/authenticator.js'
@@ -234,10 +235,10 @@ export default async function tokenRoutes (fastify: FastifyInstance, options: To
     const login = options.login
     const clientId = params.get('client_id')
     if (documentLimiter !== undefined && clientId !== undefined && login?.clients.isPublished(clientId) === true) {
-      const limit = await documentLimiter(request)
-      if (!limit.isAllowed && limit.isExceeded) {
+      const retryAfter = await retryAfterOf(documentLimiter, request)
+      if (retryAfter !== undefined) {
         audit.rateLimited(request, 'client_document')
-        return reply.code(429).header('retry-after', String(Math.max(1, limit.ttlInSeconds))).send({ error: 'temporarily_unavailable', error_description: 'too many requests naming a client metadata document from this address' })
+        return reply.code(429).header('retry-after', String(retryAfter)).send({ error: 'temporarily_unavailable', error_description: 'too many requests naming a client metadata document from this address' })
       }
     }
     const publicClient = await publicClientOf(request, params, login)
